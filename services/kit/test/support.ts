@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import parsePrometheusTextFormat, { type MetricFamily } from "parse-prometheus-text-format";
 import type { z } from "zod";
 import { type BaseEnv, type RunningService, type ServiceDefinition, loadEnv, startService } from "../src";
+import { type Exposition, parsePrometheusText, sampleValue } from "./prometheus-text";
 
 /** The services/ directory. */
 export const SERVICES_DIR = join(__dirname, "..", "..");
@@ -91,16 +91,14 @@ export async function request(method: string, url: string, body?: unknown, heade
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
-/** Fetches and parses `<url>/metrics` (Prometheus text format). */
-export async function scrape(url: string): Promise<MetricFamily[]> {
+/** Fetches and parses `<url>/metrics` (Prometheus text format, strictly). */
+export async function scrape(url: string): Promise<Exposition> {
     const response = await fetch(`${url}/metrics`);
-    if (!response.headers.get("content-type")?.startsWith("text/plain")) throw new Error("metrics are not text/plain");
-    return parsePrometheusTextFormat(await response.text());
+    if (!response.headers.get("content-type")?.startsWith("text/plain; version=0.0.4")) throw new Error("metrics are not Prometheus text");
+    return parsePrometheusText(await response.text());
 }
 
 /** Value of `http_requests_total` for a route and status (0 when absent). */
-export function requestCount(families: MetricFamily[], route: string, status: number, method = "GET"): number {
-    const family = families.find((f) => f.name === "http_requests_total");
-    const sample = family?.metrics.find((m) => m.labels?.route === route && m.labels.status_code === String(status) && m.labels.method === method);
-    return Number(sample?.value ?? 0);
+export function requestCount(exposition: Exposition, route: string, status: number, method = "GET"): number {
+    return sampleValue(exposition, "http_requests_total", { route, status_code: String(status), method });
 }
