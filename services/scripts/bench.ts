@@ -12,9 +12,9 @@
 import autocannon from "autocannon";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, openSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../kit/test/support";
 
 const SERVICES_DIR = join(__dirname, "..");
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -28,15 +28,6 @@ const BARE_HELLO = `require("node:http").createServer((req, res) => {
 }).listen(Number(process.env.PORT), "127.0.0.1");`;
 
 const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = createServer().listen(0, "127.0.0.1", () => {
-            const address = server.address();
-            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-        });
-    });
-}
 
 async function waitReady(url: string, path: string): Promise<void> {
     for (let i = 0; i < 200; i++) {

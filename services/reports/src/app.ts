@@ -43,10 +43,6 @@ export const reports: ServiceDefinition<ReportsEnv> = {
             minThreads: env.REPORT_WORKERS,
             maxThreads: env.REPORT_WORKERS,
         });
-        // Listen only once the workers have loaded the report code (until then, not ready).
-        app.addHook("onReady", async () => {
-            await Promise.all(Array.from({ length: env.REPORT_WORKERS }, () => pool.run({ size: 1, seed: 1 })));
-        });
         app.addHook("onClose", () => pool.destroy());
 
         // Reports being built or waiting for a worker; past REPORT_WORKERS + REPORT_QUEUE, shed.
@@ -81,5 +77,10 @@ export const reports: ServiceDefinition<ReportsEnv> = {
             }
             return build(reply, params.size, params.seed);
         });
+
+        // Not ready until the workers have loaded the report code.
+        return async () => {
+            await Promise.all(Array.from({ length: env.REPORT_WORKERS }, () => pool.run({ size: 1, seed: 1 })));
+        };
     },
 };
