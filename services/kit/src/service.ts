@@ -2,6 +2,7 @@
  * A kubeforge service: fastify with JSON logs (pino), JSON errors, `/healthz`, `/readyz`,
  * `/metrics`, and a graceful drain on SIGTERM.
  */
+import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import type { z } from "zod";
@@ -58,7 +59,10 @@ function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, p
         },
         // One line per request, written by the onResponse hook below (fastify's own are two).
         logController: new LogController({ disableRequestLogging: true }),
+        // Honour the caller's x-request-id; otherwise a UUID, unique across replicas (fastify's
+        // default counter restarts at req-1 in every process).
         requestIdHeader: "x-request-id",
+        genReqId: () => randomUUID(),
         bodyLimit: env.BODY_LIMIT_BYTES,
         // While draining, requests that arrive on open keep-alive connections are still served
         // (with Connection: close) rather than refused: the client already sent them to us.
