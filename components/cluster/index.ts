@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, Settings } from "../config";
+import { EksCluster } from "./eks";
 import { ExistingCluster } from "./existing";
 
 /** Where service images are pushed to and pulled from. */
@@ -59,8 +60,9 @@ export function createCluster(settings: Settings, opts?: pulumi.ComponentResourc
     switch (settings.cluster.flavour) {
         case "existing":
             return new ExistingCluster(name, { settings }, opts);
-        case "kind":
         case "eks":
-            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "existing")`);
+            return new EksCluster(name, { settings }, opts);
+        case "kind":
+            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "existing", "eks")`);
     }
 }
