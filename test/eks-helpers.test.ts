@@ -9,15 +9,16 @@ import { describe, expect, it } from "vitest";
 import { eksKubeconfig, resourceTags } from "../components/cluster/eks";
 import {
     clusterAutoscalerPolicy,
-    ec2TrustPolicy,
     eksAccessPolicyArn,
+    flowLogsWritePolicy,
     LOAD_BALANCER_CONTROLLER_POLICY_FILE,
     loadBalancerControllerPolicy,
     managedPolicyArn,
+    secretsKeyUsePolicy,
     serviceTrustPolicy,
 } from "../components/cluster/eks-iam";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
-import { al2023AmiType, cidrProblem, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
+import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
 
 describe("CIDR arithmetic", () => {
     it("parses and formats IPv4 blocks", () => {
@@ -57,6 +58,8 @@ describe("instance types", () => {
         expect(al2023AmiType(["t3.large", "t3a.large"])).toBe("AL2023_x86_64_STANDARD");
         expect(al2023AmiType(["m7g.large"])).toBe("AL2023_ARM_64_STANDARD");
         expect(() => al2023AmiType(["m7g.large", "m6i.large"])).toThrow("mix CPU architectures");
+        expect(dockerPlatform("AL2023_ARM_64_STANDARD")).toBe("linux/arm64");
+        expect(dockerPlatform("AL2023_x86_64_STANDARD")).toBe("linux/amd64");
     });
 });
 
@@ -68,7 +71,14 @@ describe("IAM documents", () => {
 
     it("lets services assume and tag sessions, EC2 only assume", () => {
         expect(serviceTrustPolicy("pods.eks.amazonaws.com").Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] });
-        expect(ec2TrustPolicy("amazonaws.com.cn").Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com.cn" }, Action: "sts:AssumeRole" });
+        expect(serviceTrustPolicy("ec2.amazonaws.com.cn", false).Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com.cn" }, Action: "sts:AssumeRole" });
+    });
+
+    it("lets the control plane use only its secrets key, and flow logs write only to their group", () => {
+        expect(secretsKeyUsePolicy("arn:aws:kms:eu-west-1:1:key/k").Statement).toEqual([
+            { Sid: "EnvelopeEncryption", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], Resource: "arn:aws:kms:eu-west-1:1:key/k" },
+        ]);
+        expect(flowLogsWritePolicy("arn:aws:logs:eu-west-1:1:log-group:g").Statement[0]?.Resource).toEqual(["arn:aws:logs:eu-west-1:1:log-group:g", "arn:aws:logs:eu-west-1:1:log-group:g:*"]);
     });
 
     it("scopes the autoscaler's mutating actions to the named cluster's tagged groups", () => {

@@ -68,6 +68,12 @@ describe.each([
         for (const s of priv) expect(tagsOf(s)).toMatchObject({ "kubernetes.io/role/internal-elb": "1", [`kubernetes.io/cluster/${name}`]: "shared" });
     });
 
+    it("logs all VPC traffic to CloudWatch with the configured retention", () => {
+        const flow = one("aws:ec2/flowLog:FlowLog", `${name}-network-flow-logs`).inputs;
+        expect(flow).toMatchObject({ vpcId: `${name}-network-vpc-id`, trafficType: "ALL", logDestinationType: "cloud-watch-logs" });
+        expect(one("aws:cloudwatch/logGroup:LogGroup", `${name}-network-flow-logs`).inputs.retentionInDays).toBe(production ? 365 : 30);
+    });
+
     it(`routes private subnets through ${nats} NAT gateway(s)`, () => {
         const natGateways = ofType("aws:ec2/natGateway:NatGateway", `${name}-network-`);
         expect(natGateways).toHaveLength(nats);
@@ -93,6 +99,9 @@ describe.each([
 
         const key = one("aws:kms/key:Key", `${name}-secrets`).inputs;
         expect(key.enableKeyRotation).toBe(true);
+        const keyUse = one("aws:iam/rolePolicy:RolePolicy", `${name}-cluster-secrets-key`).inputs;
+        expect(keyUse.role).toBe(`${name}-cluster-role`);
+        expect(JSON.parse(String(keyUse.policy)).Statement[0].Resource).toBe(`arn:aws:kms:eu-west-1:123456789012:key/${name}-secrets`);
         const logs = one("aws:cloudwatch/logGroup:LogGroup", `${name}-cluster`).inputs;
         expect(logs.name).toBe(`/aws/eks/${name}/cluster`);
         expect(logs.retentionInDays).toBe(production ? 365 : 30);
@@ -148,7 +157,7 @@ describe.each([
 
     it("runs the Cluster Autoscaler from its chart, discovering this cluster's node groups, with exactly the README's permissions", () => {
         const release = one("kubernetes:helm.sh/v3:Release", `${name}-cluster-autoscaler`).inputs;
-        expect(release).toMatchObject({ chart: "cluster-autoscaler", repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" }, namespace: "kube-system" });
+        expect(release).toMatchObject({ name: "cluster-autoscaler", chart: "cluster-autoscaler", repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" }, namespace: "kube-system" });
         expect(release.version).toMatch(/^9\.\d+\.\d+$/);
         expect(obj(release.values)).toMatchObject({ cloudProvider: "aws", awsRegion: "eu-west-1", autoDiscovery: { clusterName: name }, rbac: { serviceAccount: { name: "cluster-autoscaler" } } });
 
@@ -174,7 +183,7 @@ describe.each([
 
     it("runs the AWS Load Balancer Controller from its chart with the official IAM policy", () => {
         const release = one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs;
-        expect(release).toMatchObject({ chart: "aws-load-balancer-controller", repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
+        expect(release).toMatchObject({ name: "aws-load-balancer-controller", chart: "aws-load-balancer-controller", repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
         expect(obj(release.values)).toMatchObject({ clusterName: name, region: "eu-west-1", vpcId: `${name}-network-vpc-id`, serviceAccount: { name: "aws-load-balancer-controller" } });
         expect(policyOf(`${name}-aws-load-balancer-controller`)).toEqual(loadBalancerControllerPolicy());
         expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
@@ -189,7 +198,7 @@ describe.each([
         const ranges = await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(pulumi.output(r))));
         expect(ranges).toEqual([production ? "10.30.0.0/16" : "10.20.0.0/16"]);
         const deps = built.cluster.workloadDependencies.map((r) => (r as unknown as { __name: string }).__name);
-        expect(deps).toEqual([`${name}-nodes`, `${name}-aws-load-balancer-controller`]);
+        expect(deps).toEqual([`${name}-nodes`, `${name}-coredns`, `${name}-aws-load-balancer-controller`]);
         expect(built.cluster.hasZones).toBe(true);
     });
 
@@ -204,6 +213,24 @@ describe.each([
         expect(await valueOf(built.cluster.registry.repository("backend"))).toBe(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/${name}/backend`);
         expect(await valueOf(built.cluster.registry.credentials)).toEqual({ server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "fake-token" });
         expect(() => built.cluster.registry.repository("nope")).toThrow('no ECR repository for service "nope"');
+        expect(built.cluster.registry.platform).toBe("linux/amd64");
+    });
+
+    it("creates things in the order a real cluster needs them", () => {
+        const dependsOn = (type: string, resource: string, ...needed: string[]) => {
+            const deps = optionsOf(type, resource).dependencies;
+            // `needed` is a name, or `type::name` where names repeat across types.
+            for (const n of needed) expect(deps.some((urn) => urn.endsWith(n.includes("::") ? n : `::${n}`)), `${resource} waits for ${n}`).toBe(true);
+        };
+        dependsOn("aws:eks/cluster:Cluster", `${name}-cluster`, `aws:cloudwatch/logGroup:LogGroup::${name}-cluster`, `${name}-cluster-secrets-key`, `${name}-cluster-AmazonEKSClusterPolicy`);
+        // Networking, service routing and pod credentials before nodes; DNS once nodes run.
+        dependsOn("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`, `${name}-vpc-cni`, `${name}-kube-proxy`, `${name}-eks-pod-identity-agent`, `${name}-nodes-AmazonEKSWorkerNodePolicy`);
+        dependsOn("aws:eks/addon:Addon", `${name}-coredns`, `${name}-nodes`);
+        // The Kubernetes provider only once the admin can use the API.
+        dependsOn("pulumi:providers:kubernetes", `${name}-k8s`, `${name}-admin`);
+        for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
+            dependsOn("kubernetes:helm.sh/v3:Release", `${name}-${controller}`, `${name}-nodes`, `${name}-coredns`, `${name}-${controller}`);
+        }
     });
 
     it("tags every AWS resource through the provider's default tags", () => {

@@ -64,7 +64,8 @@ function podIdentityRole(name: string, args: ControllerArgs, serviceAccount: str
 function release(name: string, ref: ChartRef, values: pulumi.Inputs, args: ControllerArgs, parent: pulumi.Resource, association: pulumi.Resource): k8s.helm.v3.Release {
     return new k8s.helm.v3.Release(
         name,
-        { chart: ref.chart, version: ref.version, repositoryOpts: { repo: ref.repo }, namespace: CONTROLLER_NAMESPACE, values },
+        // A fixed release name: Pulumi's auto-name would add a suffix and can pass Helm's 53 characters.
+        { name: ref.chart, chart: ref.chart, version: ref.version, repositoryOpts: { repo: ref.repo }, namespace: CONTROLLER_NAMESPACE, values },
         // The role must be bound before the pods start, or they run without AWS credentials.
         { parent, provider: args.k8sProvider, dependsOn: [...args.dependsOn, association] },
     );
@@ -73,6 +74,7 @@ function release(name: string, ref: ChartRef, values: pulumi.Inputs, args: Contr
 /** Helm values of the Cluster Autoscaler: discover this cluster's node groups by their tags. */
 export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, region: string): pulumi.Inputs {
     return {
+        fullnameOverride: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
         cloudProvider: "aws",
         awsRegion: region,
         autoDiscovery: { clusterName },

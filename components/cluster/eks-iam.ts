@@ -21,21 +21,13 @@ export interface PolicyDocument {
 }
 
 /**
- * Trust policy letting an AWS service principal assume a role. Every service here also gets
- * `sts:TagSession`: EKS needs it for the cluster role and EKS Pod Identity requires it.
+ * Trust policy letting an AWS service principal assume a role; with `tagSession` (default) also
+ * `sts:TagSession`, which EKS needs for the cluster role and EKS Pod Identity requires.
  */
-export function serviceTrustPolicy(service: string): PolicyDocument {
+export function serviceTrustPolicy(service: string, tagSession = true): PolicyDocument {
     return {
         Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: ["sts:AssumeRole", "sts:TagSession"] }],
-    };
-}
-
-/** Trust policy of a role assumed by EC2 instances (the node role). */
-export function ec2TrustPolicy(dnsSuffix: string): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: `ec2.${dnsSuffix}` }, Action: "sts:AssumeRole" }],
+        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: tagSession ? ["sts:AssumeRole", "sts:TagSession"] : "sts:AssumeRole" }],
     };
 }
 
@@ -47,6 +39,32 @@ export function managedPolicyArn(partition: string, policyName: string): string 
 /** ARN of an EKS access policy (for access entries) in a partition. */
 export function eksAccessPolicyArn(partition: string, policyName: string): string {
     return `arn:${partition}:eks::aws:cluster-access-policy/${policyName}`;
+}
+
+/**
+ * What the control-plane role needs on the secrets key: encrypt and decrypt data keys and list
+ * grants. The key's policy delegates to IAM (the default policy), so the role needs them itself.
+ */
+export function secretsKeyUsePolicy(keyArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "EnvelopeEncryption", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], Resource: keyArn }],
+    };
+}
+
+/** What VPC Flow Logs need to write to a CloudWatch log group. */
+export function flowLogsWritePolicy(logGroupArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "WriteFlowLogs",
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+                Resource: [logGroupArn, `${logGroupArn}:*`],
+            },
+        ],
+    };
 }
 
 /** Managed policies of the control-plane role. */

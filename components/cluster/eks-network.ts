@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { EksSettings } from "../config";
+import { flowLogsWritePolicy, serviceTrustPolicy } from "./eks-iam";
 import { subnetLayout } from "./eks-values";
 
 /** Tag marking a subnet usable by a cluster (`kubernetes.io/cluster/<name>: shared`). */
@@ -23,6 +24,8 @@ export interface EksNetworkArgs {
     clusterName: string;
     /** Zones, VPC CIDR and NAT layout, or an existing VPC with its subnets (then nothing but tags is created). */
     network: EksSettings["network"];
+    /** Retention in days of the VPC flow logs of a created VPC. */
+    logRetentionDays: number;
     /** AWS provider every resource is created with (carries the region and default tags). */
     provider: aws.Provider;
 }
@@ -70,6 +73,15 @@ export class EksNetwork extends pulumi.ComponentResource {
             const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: network.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } }, childOpts);
             // Nothing uses the VPC's default security group; adopting it with no rules closes it.
             new aws.ec2.DefaultSecurityGroup(`${name}-default-sg`, { vpcId: vpc.id, tags: { Name: `${name}-default-unused` } }, childOpts);
+            // Flow logs of all traffic, for incident response and NetworkPolicy debugging.
+            const flowLogGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { name: `/aws/vpc/${clusterName}/flow-logs`, retentionInDays: args.logRetentionDays }, childOpts);
+            const flowLogRole = new aws.iam.Role(`${name}-flow-logs`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com", false)), description: `VPC flow logs of ${clusterName}` }, childOpts);
+            const flowLogWrite = new aws.iam.RolePolicy(`${name}-flow-logs`, { role: flowLogRole.name, policy: flowLogGroup.arn.apply((arn) => JSON.stringify(flowLogsWritePolicy(arn))) }, childOpts);
+            new aws.ec2.FlowLog(
+                `${name}-flow-logs`,
+                { vpcId: vpc.id, trafficType: "ALL", logDestinationType: "cloud-watch-logs", logDestination: flowLogGroup.arn, iamRoleArn: flowLogRole.arn, maxAggregationInterval: 60 },
+                { ...childOpts, dependsOn: [flowLogWrite] },
+            );
             const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, childOpts);
             const publicRoutes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public` } }, childOpts);
 

@@ -35,6 +35,8 @@ export interface EcrRegistryArgs {
     keepImages: number;
     /** Whether `pulumi destroy` may delete repositories that still hold images (never in production). */
     forceDelete: boolean;
+    /** Docker platform the nodes run (`linux/amd64` or `linux/arm64`); images are built for it. */
+    platform: string;
     /** AWS provider (region, default tags). */
     provider: aws.Provider;
 }
@@ -43,11 +45,13 @@ export interface EcrRegistryArgs {
 export class EcrRegistry extends pulumi.ComponentResource implements ImageRegistry {
     /** Push credentials from `ecr:GetAuthorizationToken` (valid 12 hours; secret). */
     readonly credentials: pulumi.Output<RegistryCredentials>;
+    readonly platform: string;
     private readonly repositories: ReadonlyMap<string, aws.ecr.Repository>;
 
     constructor(name: string, args: EcrRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EcrRegistry", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
+        this.platform = args.platform;
         this.repositories = new Map(
             args.services.map((service) => {
                 const repo = new aws.ecr.Repository(

@@ -104,3 +104,8 @@ export function al2023AmiType(instanceTypes: readonly string[]): "AL2023_ARM_64_
     if (archs.size !== 1) throw new Error(`instance types ${instanceTypes.join(", ")} mix CPU architectures; one node group needs one`);
     return archs.has("arm64") ? "AL2023_ARM_64_STANDARD" : "AL2023_x86_64_STANDARD";
 }
+
+/** Docker platform images must be built for to run on nodes of an AL2023 AMI type. */
+export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linux/arm64" | "linux/amd64" {
+    return amiType === "AL2023_ARM_64_STANDARD" ? "linux/arm64" : "linux/amd64";
+}

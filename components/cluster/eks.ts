@@ -15,10 +15,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EksSettings, Settings } from "../config";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./eks-addons";
 import { clusterAutoscaler, loadBalancerController } from "./eks-controllers";
-import { CLUSTER_ROLE_POLICIES, ec2TrustPolicy, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, serviceTrustPolicy } from "./eks-iam";
+import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./eks-iam";
 import { EksNetwork } from "./eks-network";
 import { EcrRegistry } from "./eks-registry";
-import { al2023AmiType, parseCidr } from "./eks-values";
+import { al2023AmiType, dockerPlatform, parseCidr } from "./eks-values";
 import type { KubeCluster } from "./index";
 
 /** Control-plane log types shipped to CloudWatch. */
@@ -118,7 +118,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         const partition = aws.getPartitionOutput({}, childOpts);
         const policyArn = (policy: string) => partition.partition.apply((p) => managedPolicyArn(p, policy));
 
-        const network = new EksNetwork(`${name}-network`, { clusterName: name, network: eks.network, provider: awsProvider }, { parent: this });
+        const network = new EksNetwork(`${name}-network`, { clusterName: name, network: eks.network, logRetentionDays: eks.logRetentionDays, provider: awsProvider }, { parent: this });
 
         // Control plane.
         const clusterRole = new aws.iam.Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), description: `EKS control plane of ${name}` }, childOpts);
@@ -129,6 +129,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             { ...childOpts, protect: production },
         );
         new aws.kms.Alias(`${name}-secrets`, { name: `alias/${name}-eks-secrets`, targetKeyId: this.secretsKey.keyId }, childOpts);
+        const secretsKeyUse = new aws.iam.RolePolicy(`${name}-cluster-secrets-key`, { role: clusterRole.name, policy: this.secretsKey.arn.apply((arn) => JSON.stringify(secretsKeyUsePolicy(arn))) }, childOpts);
         // Created before the cluster so EKS writes into a group with a retention, not one it creates without.
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-cluster`, { name: `/aws/eks/${name}/cluster`, retentionInDays: eks.logRetentionDays }, childOpts);
         const publicEndpoint = eks.publicAccessCidrs.length > 0;
@@ -151,7 +152,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
                 bootstrapSelfManagedAddons: false,
                 deletionProtection: production,
             },
-            { ...childOpts, protect: production, dependsOn: [logGroup, ...clusterRolePolicies] },
+            { ...childOpts, protect: production, dependsOn: [logGroup, secretsKeyUse, ...clusterRolePolicies] },
         );
         const clusterName = this.cluster.name;
 
@@ -163,7 +164,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         );
 
         // Nodes.
-        const nodeRole = new aws.iam.Role(`${name}-nodes`, { assumeRolePolicy: partition.dnsSuffix.apply((s) => JSON.stringify(ec2TrustPolicy(s))), description: `EKS nodes of ${name}` }, childOpts);
+        const nodeRole = new aws.iam.Role(`${name}-nodes`, { assumeRolePolicy: partition.dnsSuffix.apply((s) => JSON.stringify(serviceTrustPolicy(`ec2.${s}`, false))), description: `EKS nodes of ${name}` }, childOpts);
         const nodeRolePolicies = NODE_ROLE_POLICIES.map((p) => new aws.iam.RolePolicyAttachment(`${name}-nodes-${p}`, { role: nodeRole.name, policyArn: policyArn(p) }, childOpts));
         const nodeAccess = new aws.eks.AccessEntry(`${name}-nodes`, { clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, childOpts);
         const launchTemplate = new aws.ec2.LaunchTemplate(
@@ -207,13 +208,22 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             pulumi.all([clusterName, this.cluster.endpoint, this.cluster.certificateAuthority.data]).apply(([n, endpoint, ca]) => eksKubeconfig(n, endpoint, ca, eks.region)),
         );
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
-        const controllerArgs = { clusterName, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: [nodeGroup, coredns] };
+        // Controllers and workloads need nodes and cluster DNS.
+        const running = [nodeGroup, coredns];
+        const controllerArgs = { clusterName, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
         clusterAutoscaler(name, controllerArgs, this);
         const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
 
         this.registry = new EcrRegistry(
             `${name}-images`,
-            { prefix: name, services: settings.services.filter((s) => s.build !== undefined).map((s) => s.name), keepImages: eks.keepImages, forceDelete: !production, provider: awsProvider },
+            {
+                prefix: name,
+                services: settings.services.filter((s) => s.build !== undefined).map((s) => s.name),
+                keepImages: eks.keepImages,
+                forceDelete: !production,
+                platform: dockerPlatform(amiType),
+                provider: awsProvider,
+            },
             { parent: this },
         );
 
@@ -222,8 +232,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
         this.nodeGroupName = nodeGroup.nodeGroupName;
         this.loadBalancerSourceRanges = [network.vpcCidr];
-        // Pods need nodes; public Services need the controller's webhook before they are created.
-        this.workloadDependencies = [nodeGroup, lbController];
+        // Public Services need the load-balancer controller's webhook before they are created.
+        this.workloadDependencies = [...running, lbController];
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName });
     }
 }
