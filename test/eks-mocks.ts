@@ -128,8 +128,8 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
-/** Settings from Pulumi.<stack>.yaml in the project root, optionally with raw overrides. */
-export function stackSettings(stack: string, override: (raw: RawConfig) => void = () => undefined): Settings {
+/** Settings from Pulumi.<stack>.yaml in the project root, optionally with raw overrides and under another stack name. */
+export function stackSettings(stack: string, override: (raw: RawConfig) => void = () => undefined, as = stack): Settings {
     const file = path.join(__dirname, "..", `Pulumi.${stack}.yaml`);
     const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
     const raw: RawConfig = {};
@@ -138,7 +138,7 @@ export function stackSettings(stack: string, override: (raw: RawConfig) => void 
     }
     override(raw);
     const region = doc.config["aws:region"];
-    return parseSettings(raw, "kubeforge", stack, { awsRegion: typeof region === "string" ? region : undefined });
+    return parseSettings(raw, "kubeforge", as, { awsRegion: typeof region === "string" ? region : undefined });
 }
 
 /** Resources of a type whose name starts with `prefix`. */

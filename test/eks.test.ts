@@ -36,12 +36,12 @@ interface Built {
     name: string;
 }
 
-async function build(stack: string): Promise<Built> {
-    const settings = stackSettings(stack);
+async function build(stack: string, override?: Parameters<typeof stackSettings>[1], as = stack): Promise<Built> {
+    const settings = stackSettings(stack, override, as);
     const cluster = createCluster(settings);
     expect(cluster).toBeInstanceOf(EksCluster);
     await settle();
-    return { cluster: cluster as EksCluster, name: `kubeforge-${stack}` };
+    return { cluster: cluster as EksCluster, name: `kubeforge-${as}` };
 }
 
 describe.each([
@@ -256,3 +256,50 @@ function expectPodIdentity(name: string, serviceAccount: string): void {
     expect(managedPoliciesOf(name)).toEqual([`arn:aws:iam::123456789012:policy/${name}`]);
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
 }
+
+describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on", () => {
+    const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
+    const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
+    const name = "kubeforge-byo";
+    let built: Built;
+    beforeAll(async () => {
+        built = await build(
+            "prod",
+            (raw) => {
+                const eks = obj(obj(raw.cluster).eks);
+                eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds };
+                eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 3, maxSize: 6 };
+                eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
+            },
+            "byo",
+        );
+    });
+
+    it("creates no network, only tags the given subnets for the cluster and the load balancers", () => {
+        for (const type of ["aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway", "aws:ec2/flowLog:FlowLog"]) expect(ofType(type, name), type).toEqual([]);
+        const tags = ofType("aws:ec2/tag:Tag", name).map((t) => `${String(t.inputs.resourceId)} ${String(t.inputs.key)}=${String(t.inputs.value)}`);
+        expect(tags.sort()).toEqual(
+            [
+                ...publicSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
+                ...privateSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/internal-elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
+            ].sort(),
+        );
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).subnetIds).toEqual(privateSubnetIds);
+        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.subnetIds).toEqual(privateSubnetIds);
+        expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
+    });
+
+    it("admits the existing VPC's CIDR as the load balancers' source", async () => {
+        expect(await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(pulumi.output(r))))).toEqual(["10.99.0.0/16"]);
+    });
+
+    it("runs Graviton nodes on the AL2023 ARM AMI and builds images for linux/arm64", () => {
+        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.amiType).toBe("AL2023_ARM_64_STANDARD");
+        expect(built.cluster.registry.platform).toBe("linux/arm64");
+    });
+
+    it("installs a pinned add-on version as given and looks up the others", () => {
+        expect(one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs.addonVersion).toBe("v1.20.1-eksbuild.3");
+        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.0.0-eksbuild.7");
+    });
+});
