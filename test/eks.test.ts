@@ -2,7 +2,8 @@
  * The EKS flavour under Pulumi mocks, once with the prod and once with the staging stack config:
  * what an operator relies on, asserted on the inputs of the resources it declares.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { EksCluster } from "../components/cluster/eks";
 import { loadBalancerControllerPolicy } from "../components/cluster/eks-iam";
 import type { RecordedResource } from "../scripts/mocks";
@@ -41,9 +42,12 @@ describe.each([
 ])("EKS cluster for $stack", ({ stack, zones, nats, production }) => {
     let built: Built;
     let name: string;
+    const warnings: string[] = [];
     beforeAll(async () => {
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async (msg: string) => void warnings.push(msg));
         built = await build(stack);
         name = built.name;
+        warn.mockRestore();
     });
 
     it("spreads public and private subnets over the configured zones, tagged for load balancers", () => {
@@ -111,6 +115,7 @@ describe.each([
         const vpc = obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig);
         expect(vpc.endpointPublicAccess).toBe(true);
         expect(vpc.publicAccessCidrs).toEqual(production ? ["203.0.113.0/24"] : ["0.0.0.0/0"]);
+        expect(warnings).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
         expect(one("aws:eks/cluster:Cluster", `${name}-cluster`).options.protect).toBe(production);
         expect(one("aws:kms/key:Key", `${name}-secrets`).options.protect).toBe(production);
     });
