@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./eks-iam";
+import { CLUSTER_AUTOSCALER_CHART_VERSIONS } from "./eks-values";
 
 /** A pinned Helm chart. */
 export interface ChartRef {
@@ -15,11 +16,12 @@ export interface ChartRef {
     version: string;
 }
 
-/**
- * Cluster Autoscaler chart. Chart 9.51.x ships autoscaler 1.34, the Kubernetes minor version the
- * stacks pin; the autoscaler must match the control plane's minor version, so bump both together.
- */
-export const CLUSTER_AUTOSCALER_CHART: ChartRef = { chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version: "9.51.0" };
+/** Cluster Autoscaler chart for a Kubernetes minor version (see {@link CLUSTER_AUTOSCALER_CHART_VERSIONS}). */
+export function clusterAutoscalerChart(kubernetesVersion: string): ChartRef {
+    const version = CLUSTER_AUTOSCALER_CHART_VERSIONS[kubernetesVersion];
+    if (version === undefined) throw new Error(`no Cluster Autoscaler chart is paired with Kubernetes ${kubernetesVersion}`);
+    return { chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version };
+}
 
 /**
  * AWS Load Balancer Controller chart (controller v2.11.0). Its IAM policy in
@@ -38,6 +40,8 @@ export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-contr
 export interface ControllerArgs {
     /** EKS cluster name (also the Auto Scaling group tag suffix). */
     clusterName: pulumi.Input<string>;
+    /** Kubernetes minor version of the cluster (picks the Cluster Autoscaler release). */
+    kubernetesVersion: string;
     /** Region the controllers call AWS APIs in (given explicitly: with IMDS hop limit 1 pods cannot ask the instance). */
     region: string;
     /** Kubernetes provider of the cluster. */
@@ -92,7 +96,7 @@ export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, regio
 export function clusterAutoscaler(name: string, args: ControllerArgs, parent: pulumi.Resource): k8s.helm.v3.Release {
     const roleName = `${name}-cluster-autoscaler`;
     const { association } = podIdentityRole(roleName, args, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, pulumi.output(args.clusterName).apply(clusterAutoscalerPolicy), parent);
-    return release(roleName, CLUSTER_AUTOSCALER_CHART, clusterAutoscalerValues(args.clusterName, args.region), args, parent, association);
+    return release(roleName, clusterAutoscalerChart(args.kubernetesVersion), clusterAutoscalerValues(args.clusterName, args.region), args, parent, association);
 }
 
 /** Helm values of the AWS Load Balancer Controller. */

@@ -109,3 +109,10 @@ export function al2023AmiType(instanceTypes: readonly string[]): "AL2023_ARM_64_
 export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linux/arm64" | "linux/amd64" {
     return amiType === "AL2023_ARM_64_STANDARD" ? "linux/arm64" : "linux/amd64";
 }
+
+/**
+ * Cluster Autoscaler chart per Kubernetes minor version: the autoscaler must match the control
+ * plane's minor version (kubernetes/autoscaler's compatibility table: 1.34 needs chart 9.51.0+), so
+ * a Kubernetes version is supported only once a chart is paired with it here.
+ */
+export const CLUSTER_AUTOSCALER_CHART_VERSIONS: Readonly<Record<string, string>> = { "1.34": "9.51.0" };

@@ -210,7 +210,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
         // Controllers and workloads need nodes and cluster DNS.
         const running = [nodeGroup, coredns];
-        const controllerArgs = { clusterName, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
+        const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
         clusterAutoscaler(name, controllerArgs, this);
         const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
 
