@@ -253,7 +253,7 @@ function expectPodIdentity(name: string, serviceAccount: string): void {
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
 }
 
-describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on", () => {
+describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint", () => {
     const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
     const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
     const name = "kubeforge-byo";
@@ -266,6 +266,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on", () =
                 eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds };
                 eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 3, maxSize: 6 };
                 eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
+                eks.publicAccessCidrs = [];
             },
             "byo",
         );
@@ -283,6 +284,11 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on", () =
         expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).subnetIds).toEqual(privateSubnetIds);
         expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.subnetIds).toEqual(privateSubnetIds);
         expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
+    });
+
+    it("keeps the API endpoint private when no public CIDRs are given", () => {
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig)).toMatchObject({ endpointPrivateAccess: true, endpointPublicAccess: false });
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).publicAccessCidrs).toBeUndefined();
     });
 
     it("admits the existing VPC's CIDR as the load balancers' source", async () => {
