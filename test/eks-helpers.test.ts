@@ -89,6 +89,12 @@ describe("IAM documents", () => {
         expect(scale?.Condition?.StringEquals).toEqual({ "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "owned" });
     });
 
+    it("keeps the customer-managed policies within IAM's 6,144-character limit", () => {
+        for (const doc of [loadBalancerControllerPolicy(), clusterAutoscalerPolicy("a-cluster-name-of-forty-characters-long")]) {
+            expect(JSON.stringify(doc).length).toBeLessThanOrEqual(6144);
+        }
+    });
+
     it("loads the load-balancer controller's policy from the committed JSON file", () => {
         const doc = loadBalancerControllerPolicy();
         expect(doc).toEqual(JSON.parse(fs.readFileSync(LOAD_BALANCER_CONTROLLER_POLICY_FILE, "utf8")));
