@@ -4,6 +4,8 @@
  * by the tests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -51,12 +53,16 @@ export const PROJECT_ROOT = join(__dirname, "..");
 
 /** `config:` of `Pulumi.<stack>.yaml`, as Pulumi's config map (`namespace:key` to value). */
 export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
-    const file = join(root, `Pulumi.${stack}.yaml`);
+    return readConfigFile(join(root, `Pulumi.${stack}.yaml`));
+}
+
+/** `config:` of a stack file at any path. */
+export function readConfigFile(file: string): Record<string, unknown> {
     let text: string;
     try {
         text = readFileSync(file, "utf8");
     } catch {
-        throw new Error(`no stack file Pulumi.${stack}.yaml in ${root}`);
+        throw new Error(`cannot read stack file ${file}`);
     }
     const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
     return doc.config ?? {};
@@ -141,8 +147,8 @@ interface Monitor {
     registerResource(req: RegisterRequest, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
 }
 
-const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void>; getMonitor(): Monitor | undefined };
-const rpc = require("@pulumi/pulumi/runtime/rpc") as { deserializeProperties(obj: unknown): Record<string, unknown> };
+// `waitForRPCs` (wait until every pending registration is done) is exported but not declared.
+const runtimeSettings = settings as unknown as { waitForRPCs(): Promise<void>; getMonitor(): Monitor | undefined };
 
 /**
  * Run `load()` (which must import the program afresh) under mocks with `config`, and return every
@@ -172,7 +178,7 @@ export async function runUnderMocks(
             type: req.getType(),
             name: req.getName(),
             parent: req.getParent() ? req.getParent().split("::").pop() ?? null : null,
-            inputs: rpc.deserializeProperties(req.getObject()),
+            inputs: deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]) as Record<string, unknown>,
             options: {
                 protect: req.getProtect(),
                 ignoreChanges: req.getIgnorechangesList(),

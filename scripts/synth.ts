@@ -5,11 +5,15 @@
  * `synth/<stack>/resources.json` (every resource and component, in registration order) and
  * `synth/<stack>/kubernetes.yaml` (every Kubernetes object, for kubeconform, kube-score & co.).
  * Invalid stack config exits 1 with one line per problem naming the key.
+ *
+ * `npm run synth -- <stack> --stack-file FILE` renders FILE's config as stack <stack> (a template
+ * for a new environment, before it becomes `Pulumi.<stack>.yaml`).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { PROJECT_ROOT, readProjectDefaults, readStackConfig, runUnderMocks, type RecordedResource } from "./mocks";
+import { PROJECT_ROOT, readConfigFile, readProjectDefaults, readStackConfig, runUnderMocks, type RecordedResource } from "./mocks";
 
 /** The synth contract's view of a resource. */
 export function contractEntry(r: RecordedResource): { type: string; name: string; parent: string | null; inputs: Record<string, unknown>; options: RecordedResource["options"] } {
@@ -31,15 +35,17 @@ export function kubernetesObjects(resources: RecordedResource[]): Record<string,
     });
 }
 
-async function main(): Promise<number> {
-    const stack = process.argv[2];
-    if (!stack) {
-        console.error("usage: npm run synth -- <stack>   (e.g. dev, staging, prod)");
+async function main(argv: string[]): Promise<number> {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { "stack-file": { type: "string" } } });
+    const stack = positionals[0];
+    if (!stack || positionals.length > 1) {
+        console.error("usage: npm run synth -- <stack> [--stack-file FILE]   (e.g. dev, staging, prod)");
         return 2;
     }
     let config: Record<string, unknown>;
     try {
-        config = { ...readProjectDefaults(), ...readStackConfig(stack) };
+        const stackFile = values["stack-file"];
+        config = { ...readProjectDefaults(), ...(stackFile ? readConfigFile(stackFile) : readStackConfig(stack)) };
     } catch (err) {
         console.error((err as Error).message);
         return 2;
@@ -56,7 +62,7 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-    main().then((code) => process.exit(code), (err: Error) => {
+    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
         // Invalid config (and other deliberate RunErrors) is one clear line per problem, not a trace.
         console.error(err.name === "ConfigError" || err.name === "RunError" ? err.message : err.stack ?? String(err));
         process.exit(1);
