@@ -9,13 +9,13 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CLOUD_PROVIDER_KIND_IMAGE, KindCluster, kindClusterName, REGISTRY_IMAGE, runningUnderMocks } from "../components/cluster/kind";
 import { ConfigError, KIND_NODE_IMAGE, parseSettings, type RawConfig } from "../components/config";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { at, runStack, type Program } from "./harness";
+import { validateK8s } from "./validate";
 
 const outsideMocks = runningUnderMocks();
 
@@ -129,7 +129,7 @@ describe("dev stack (defaults)", () => {
         const cms = p.k8s("ConfigMap", "local-registry-hosting");
         expect(cms).toHaveLength(1);
         const cm = cms[0]!;
-        new ConfigMap({ ...cm, apiVersion: "v1", kind: "ConfigMap" } as ConstructorParameters<typeof ConfigMap>[0]).validate();
+        validateK8s({ ...cm, apiVersion: "v1", kind: "ConfigMap" });
         expect(cm.metadata?.namespace).toBe("kube-public");
         const hosting = parse(String((cm.data as Record<string, string>)["localRegistryHosting.v1"]));
         expect(hosting).toEqual({ host: "localhost:5001", help: "https://kind.sigs.k8s.io/docs/user/local-registry/" });
