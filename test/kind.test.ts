@@ -153,8 +153,9 @@ describe("dev stack (defaults)", () => {
 
     it("runs each Deployment on the digest that was pushed", () => {
         for (const svc of ["backend", "messages", "reports"]) {
-            const [deployment] = p.k8s("Deployment").filter((d) => d.metadata?.name === svc || d.metadata?.name?.startsWith(`${svc}`));
-            expect(deployment, svc).toBeDefined();
+            const deployments = p.k8s("Deployment", svc);
+            expect(deployments, svc).toHaveLength(1);
+            const deployment = deployments[0]!;
             const image = at<string>(deployment, "spec.template.spec.containers.0.image");
             expect(image).toMatch(new RegExp(`^localhost:5001/${svc}@sha256:[0-9a-f]{64}$`));
             expect(dependsOn(p.resources.find((r) => r.inputs === deployment)!, `${svc}-image`)).toBe(true);
@@ -191,12 +192,12 @@ describe("dev stack with overrides", () => {
     it("builds no image for a service with a prebuilt image, and deploys that image as given", async () => {
         const p = await runStack("dev", { "kubeforge:services": { search: { image: "ghcr.io/acme/search:1.4.2" } } });
         expect(p.ofType(IMAGE).map((i) => i.parent).sort()).toEqual(["backend", "messages", "reports"]);
-        const search = p.k8s("Deployment").filter((d) => d.metadata?.name?.startsWith("search"));
+        const search = p.k8s("Deployment", "search");
         expect(search).toHaveLength(1);
         expect(at(search[0], "spec.template.spec.containers.0.image")).toBe("ghcr.io/acme/search:1.4.2");
     });
 
-    it("maps load-balancer ports to the host only when asked (or by default off Linux)", async () => {
+    it("follows an explicit lbPortMapping", async () => {
         const on = await runStack("dev", { "kubeforge:cluster": { kind: { lbPortMapping: true } } });
         expect(container(on, "-cloud-provider-kind").inputs.command).toEqual(["--enable-lb-port-mapping"]);
         const off = await runStack("dev", { "kubeforge:cluster": { kind: { lbPortMapping: false } } });
@@ -303,30 +304,56 @@ describe("cluster.kind config: one line naming the key, the value and what is al
     });
 });
 
+/** Construct one KindCluster (named `solo`) under mocks; returns what it registered and any error. */
+async function kindAlone(args: Partial<ConstructorParameters<typeof KindCluster>[1]>): Promise<{ resources: RecordedResource[]; error: unknown; underMocks: boolean }> {
+    const settings = parseSettings({}, "kubeforge", "dev");
+    let error: unknown;
+    let underMocks = false;
+    const run = await runUnderMocks("dev", {}, async () => {
+        underMocks = runningUnderMocks();
+        try {
+            new KindCluster("solo", { settings, ...args });
+        } catch (err) {
+            error = err;
+        }
+        return {};
+    });
+    return { resources: run.resources, error, underMocks };
+}
+
+describe("load-balancer port mapping default", () => {
+    const command = (resources: RecordedResource[]) =>
+        resources.find((r) => r.type === CONTAINER && String(r.inputs.name).endsWith("-cloud-provider-kind"))?.inputs.command;
+
+    it("is on where the kind network is not routable from the host (macOS, Windows)", async () => {
+        expect(command((await kindAlone({ hostPlatform: "darwin" })).resources)).toEqual(["--enable-lb-port-mapping"]);
+        expect(command((await kindAlone({ hostPlatform: "win32" })).resources)).toEqual(["--enable-lb-port-mapping"]);
+    });
+
+    it("is off on Linux, where load-balancer IPs are reachable directly", async () => {
+        expect(command((await kindAlone({ hostPlatform: "linux" })).resources)).toBeUndefined();
+    });
+});
+
 describe("preflight", () => {
     it("is skipped only under mocks", () => {
         expect(outsideMocks).toBe(false);
     });
 
     it("fails with the doctor's lines before the kind cluster creates any child", async () => {
-        const settings = parseSettings({}, "kubeforge", "dev");
         const problems = ["kind: not found on PATH; install kind 0.33.0 or later: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"];
-        let error: unknown;
-        let underMocks = false;
-        const run = await runUnderMocks("dev", {}, async () => {
-            underMocks = runningUnderMocks();
-            try {
-                new KindCluster("preflighted", { settings, preflight: () => problems });
-            } catch (err) {
-                error = err;
-            }
-            return {};
-        });
+        const { resources, error, underMocks } = await kindAlone({ preflight: () => problems });
         expect(underMocks).toBe(true);
         expect((error as Error).message).toBe(problems[0]);
         // A RunError: Pulumi prints the message without a stack trace.
         expect(pulumi.RunError.isInstance(error)).toBe(true);
-        expect(run.resources.filter((r) => r.parent === "preflighted")).toEqual([]);
+        expect(resources.filter((r) => r.parent === "solo")).toEqual([]);
+    });
+
+    it("creates the cluster when the preflight finds nothing", async () => {
+        const { resources, error } = await kindAlone({ preflight: () => [] });
+        expect(error).toBeUndefined();
+        expect(resources.filter((r) => r.parent === "solo" && r.type === COMMAND)).toHaveLength(1);
     });
 });
 
