@@ -176,8 +176,6 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             deleteUnreachable: true,
         }, { parent: this });
 
-        // The registry joins the `kind` network, which exists once kind has created a cluster:
-        // an ordering the data flow does not carry.
         const registryImage = new docker.RemoteImage(`${name}-registry-image`, { name: REGISTRY_IMAGE, keepLocally: true }, { parent: this });
         const registryData = new docker.Volume(`${name}-registry-data`, { name: `${registryContainer}-data` }, { parent: this });
         const registry = new docker.Container(`${name}-registry`, {
@@ -188,6 +186,8 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             networksAdvanced: [{ name: KIND_NETWORK }],
             // Pushed images survive a replaced container: Deployments keep pulling their digests.
             volumes: [{ volumeName: registryData.name, containerPath: "/var/lib/registry" }],
+            // It joins the `kind` network, which exists once kind has created a cluster: an
+            // ordering the data flow does not carry (likewise for cloud-provider-kind below).
         }, { parent: this, dependsOn: [this.cluster] });
         // Pushing needs the registry running: the repository carries that dependency.
         this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`) };
@@ -196,7 +196,13 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             metadata: {
                 name: "local-registry-hosting",
                 namespace: "kube-public",
-                labels: { "app.kubernetes.io/part-of": "kubeforge", "app.kubernetes.io/managed-by": "pulumi" },
+                labels: {
+                    "app.kubernetes.io/name": "local-registry-hosting",
+                    "app.kubernetes.io/instance": clusterName,
+                    "app.kubernetes.io/component": "registry",
+                    "app.kubernetes.io/part-of": "kubeforge",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                },
             },
             data: {
                 "localRegistryHosting.v1": stringify({ host: registryHost, help: "https://kind.sigs.k8s.io/docs/user/local-registry/" }),
