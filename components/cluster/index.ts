@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, Settings } from "../config";
 import { EksCluster } from "./eks";
 import { ExistingCluster } from "./existing";
+import { KindCluster } from "./kind";
 
 /** Where service images are pushed to and pulled from. */
 export interface ImageRegistry {
@@ -62,9 +63,9 @@ export function createCluster(settings: Settings, opts?: pulumi.ComponentResourc
     switch (settings.cluster.flavour) {
         case "existing":
             return new ExistingCluster(name, { settings }, opts);
+        case "kind":
+            return new KindCluster(name, { settings }, opts);
         case "eks":
             return new EksCluster(name, { settings }, opts);
-        case "kind":
-            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "existing", "eks")`);
     }
 }
