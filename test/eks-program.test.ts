@@ -4,31 +4,17 @@
  * the VPC, created only once nodes and the load-balancer controller are there, its image built
  * for the nodes' platform and pushed to its ECR repository.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SERVICE_NAMES } from "../components/config";
 import { NLB_ANNOTATIONS } from "../components/cluster/eks";
 import { specialSecretSig as SECRET_SIG, specialSigKey as SECRET_SIG_KEY } from "@pulumi/pulumi/runtime/rpc";
 import { type Program, runStack } from "./harness";
 
-/** A throwaway build context per service, so the test does not depend on the services' sources. */
-function buildOverrides(): Record<string, unknown> {
-    const services: Record<string, unknown> = {};
-    for (const name of DEFAULT_SERVICE_NAMES) {
-        const context = mkdtempSync(join(tmpdir(), `kubeforge-${name}-`));
-        writeFileSync(join(context, "Dockerfile"), `FROM scratch\nLABEL service=${name}\n`);
-        services[name] = { build: { context, dockerfile: join(context, "Dockerfile") } };
-    }
-    return { "kubeforge:services": services };
-}
-
 describe("the program on the prod EKS cluster", () => {
     let program: Program;
     const cluster = "kubeforge-prod";
     beforeAll(async () => {
-        program = await runStack("prod", buildOverrides());
+        program = await runStack("prod");
     });
 
     it("gives each public service its own internet-facing NLB with IP targets", () => {
