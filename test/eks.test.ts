@@ -180,7 +180,7 @@ describe.each([
     it("runs the AWS Load Balancer Controller from its chart with the official IAM policy", () => {
         const release = one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs;
         expect(release).toMatchObject({ name: "aws-load-balancer-controller", chart: "aws-load-balancer-controller", repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
-        expect(obj(release.values)).toMatchObject({ clusterName: name, region: "eu-west-1", vpcId: `${name}-network-vpc-id`, serviceAccount: { name: "aws-load-balancer-controller" } });
+        expect(obj(release.values)).toMatchObject({ clusterName: name, region: "eu-west-1", vpcId: `${name}-network-vpc-id`, serviceAccount: { name: "aws-load-balancer-controller" }, replicaCount: 2, podDisruptionBudget: { maxUnavailable: 1 } });
         expect(policyOf(`${name}-aws-load-balancer-controller`)).toEqual(loadBalancerControllerPolicy());
         expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
     });

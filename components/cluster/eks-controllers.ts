@@ -83,6 +83,8 @@ export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, regio
         awsRegion: region,
         autoDiscovery: { clusterName },
         rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } },
+        // Requests and limit of the autoscaler's example manifest (cloudprovider/aws/examples).
+        resources: { requests: { cpu: "100m", memory: "600Mi" }, limits: { memory: "600Mi" } },
         extraArgs: {
             // Zonal node groups of the same shape grow evenly, so pods can keep spreading over zones.
             "balance-similar-node-groups": true,
@@ -106,8 +108,9 @@ export function loadBalancerControllerValues(clusterName: pulumi.Input<string>, 
         region,
         vpcId,
         serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT },
-        // Two replicas behind the chart's PodDisruptionBudget: its webhook admits every Service.
+        // Two replicas, at most one down at a time: its webhook admits every Service.
         replicaCount: 2,
+        podDisruptionBudget: { maxUnavailable: 1 },
     };
 }
 
