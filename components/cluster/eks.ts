@@ -166,6 +166,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         // Nodes.
         const nodeRole = new aws.iam.Role(`${name}-nodes`, { assumeRolePolicy: partition.dnsSuffix.apply((s) => JSON.stringify(serviceTrustPolicy(`ec2.${s}`, false))), description: `EKS nodes of ${name}` }, childOpts);
         const nodeRolePolicies = NODE_ROLE_POLICIES.map((p) => new aws.iam.RolePolicyAttachment(`${name}-nodes-${p}`, { role: nodeRole.name, policyArn: policyArn(p) }, childOpts));
+        // Created before the node group, which then uses it rather than making its own, and owned
+        // here so that it is replaced with the role (an entry outliving its role stops working).
         const nodeAccess = new aws.eks.AccessEntry(`${name}-nodes`, { clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, childOpts);
         const launchTemplate = new aws.ec2.LaunchTemplate(
             `${name}-nodes`,
