@@ -17,6 +17,7 @@ import {
     secretsKeyUsePolicy,
     serviceTrustPolicy,
 } from "../components/cluster/eks-iam";
+import { clusterAutoscalerChart } from "../components/cluster/eks-controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
 import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
 
@@ -107,6 +108,13 @@ describe("IAM documents", () => {
         } finally {
             fs.unlinkSync(bad);
         }
+    });
+});
+
+describe("charts", () => {
+    it("pairs the Cluster Autoscaler chart with the Kubernetes minor version, and refuses unpaired versions", () => {
+        expect(clusterAutoscalerChart("1.34")).toEqual({ chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version: "9.51.0" });
+        expect(() => clusterAutoscalerChart("1.20")).toThrow("no Cluster Autoscaler chart is paired with Kubernetes 1.20");
     });
 });
 
