@@ -84,6 +84,10 @@ function shortHash(text: string): string {
     return h.toString(16).padStart(8, "0");
 }
 
+/** Account and region of the fake AWS answers (the region matches `getRegion`). */
+const FAKE_ACCOUNT = "123456789012";
+const FAKE_REGION = "eu-west-1";
+
 /** Fake provider state for a resource: its inputs plus what the real provider would compute. */
 export function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const state: Record<string, unknown> = { ...inputs };
@@ -93,6 +97,39 @@ export function fakeState(type: string, name: string, inputs: Record<string, unk
             if (spec?.type === "LoadBalancer") state.status = { loadBalancer: { ingress: [{ ip: `198.51.100.${parseInt(shortHash(name).slice(0, 2), 16) % 250 + 1}` }] } };
             break;
         }
+        // EKS flavour: what AWS computes for the resources the cluster and its outputs read.
+        case "aws:eks/cluster:Cluster": {
+            const id = shortHash(name).toUpperCase();
+            state.arn = `arn:aws:eks:${FAKE_REGION}:${FAKE_ACCOUNT}:cluster/${String(inputs.name ?? name)}`;
+            state.endpoint = `https://${id}.gr7.${FAKE_REGION}.eks.amazonaws.com`;
+            state.certificateAuthority = { data: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==" };
+            state.identities = [{ oidcs: [{ issuer: `https://oidc.eks.${FAKE_REGION}.amazonaws.com/id/${id}` }] }];
+            state.vpcConfig = { ...(inputs.vpcConfig as object), clusterSecurityGroupId: `sg-${shortHash(name)}` };
+            break;
+        }
+        case "aws:iam/role:Role":
+            state.name = inputs.name ?? name;
+            state.arn = `arn:aws:iam::${FAKE_ACCOUNT}:role/${String(state.name)}`;
+            break;
+        case "aws:iam/policy:Policy":
+            state.arn = `arn:aws:iam::${FAKE_ACCOUNT}:policy/${String(inputs.name ?? name)}`;
+            break;
+        case "aws:kms/key:Key":
+            state.keyId = shortHash(name);
+            state.arn = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:key/${shortHash(name)}`;
+            break;
+        case "aws:cloudwatch/logGroup:LogGroup":
+            state.arn = `arn:aws:logs:${FAKE_REGION}:${FAKE_ACCOUNT}:log-group:${String(inputs.name ?? name)}`;
+            break;
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            state.latestVersion = 1;
+            break;
+        case "aws:eks/nodeGroup:NodeGroup":
+            state.nodeGroupName = inputs.nodeGroupName ?? name;
+            break;
+        case "aws:ecr/repository:Repository":
+            state.repositoryUrl = `${FAKE_ACCOUNT}.dkr.ecr.${FAKE_REGION}.amazonaws.com/${String(inputs.name ?? name)}`;
+            break;
         case "command:local:Command":
             // What the command printed; for the kind cluster, its kubeconfig.
             state.stdout = `fake stdout of ${name}`;
@@ -122,6 +159,10 @@ export function fakeCall(token: string, inputs: Record<string, unknown>): Record
             return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "AIDEXAMPLE", id: "123456789012" };
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"], id: "eu-west-1" };
+        case "aws:eks/getAddonVersion:getAddonVersion":
+            return { ...inputs, version: `v${String(inputs.kubernetesVersion)}.0-eksbuild.1`, id: String(inputs.addonName) };
+        case "aws:ec2/getVpc:getVpc":
+            return { ...inputs, cidrBlock: "10.99.0.0/16" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "fake-ecr-password", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", authorizationToken: "QVdTOmZha2U=", id: "ecr" };
         default:

@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, Settings } from "../config";
+import { EksCluster } from "./eks";
 import { ExistingCluster } from "./existing";
 import { KindCluster } from "./kind";
 
@@ -65,6 +66,6 @@ export function createCluster(settings: Settings, opts?: pulumi.ComponentResourc
         case "kind":
             return new KindCluster(name, { settings }, opts);
         case "eks":
-            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "kind", "existing")`);
+            return new EksCluster(name, { settings }, opts);
     }
 }
