@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidrProblem, CLUSTER_AUTOSCALER_CHART_VERSIONS, INSTANCE_TYPE, instanceArchitecture, MAX_ZONES, parseCidr, VPC_PREFIX_RANGE } from "./cluster/eks-values";
+import { cidrProblem, CLUSTER_AUTOSCALER_IMAGES, INSTANCE_TYPE, instanceArchitecture, MAX_ZONES, parseCidr, VPC_PREFIX_RANGE } from "./cluster/eks-values";
 
 /** The config namespace: every key is `kubeforge:<key>`. */
 export const CONFIG_NAMESPACE = "kubeforge";
@@ -257,12 +257,12 @@ const eksNodesSchema = z
 
 const eksSchema = z
     .strictObject({
-        /** Kubernetes minor version of the control plane and nodes; default 1.34. */
+        /** Kubernetes minor version of the control plane and nodes; default 1.35. */
         kubernetesVersion: z
             .string()
-            .regex(/^1\.[0-9]{2}$/, "is not a Kubernetes minor version (e.g. 1.34)")
-            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_CHART_VERSIONS, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_CHART_VERSIONS).join(", ")})`)
-            .default("1.34"),
+            .regex(/^1\.[0-9]{2}$/, "is not a Kubernetes minor version (e.g. 1.35)")
+            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_IMAGES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_IMAGES).join(", ")})`)
+            .default("1.35"),
         /** IAM role or user ARN given cluster-admin through an access entry (required for eks). */
         adminPrincipalArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, "is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)").optional(),
         /** CIDRs allowed to reach the public API endpoint; [] keeps the endpoint private only. Default []. */

@@ -29,7 +29,7 @@ describe("EKS stack config", () => {
         const s = parseSettings(eksConfig({}), "kubeforge", "test", { awsRegion: "eu-west-1" });
         expect(s.cluster.eks).toMatchObject({
             region: "eu-west-1",
-            kubernetesVersion: "1.34",
+            kubernetesVersion: "1.35",
             publicAccessCidrs: [],
             logRetentionDays: 90,
             network: { availabilityZones: 3, vpcCidr: "10.0.0.0/16", natGateways: "perZone" },
@@ -67,8 +67,8 @@ describe("EKS stack config", () => {
         ["a capacity type outside the enum", eksConfig({ nodes: { minSize: 1, maxSize: 2, capacityType: "RESERVED" } }), "eu-west-1", `kubeforge:cluster.eks.nodes.capacityType: "RESERVED" is not allowed (allowed: "ON_DEMAND", "SPOT")`],
         ["one zone", eksConfig({ network: { availabilityZones: 1 } }), "eu-west-1", "kubeforge:cluster.eks.network.availabilityZones: 1 must be at least 2 (EKS needs two availability zones)"],
         ["seven zones", eksConfig({ network: { availabilityZones: 7 } }), "eu-west-1", "kubeforge:cluster.eks.network.availabilityZones: 7 must be at most 6"],
-        ["a malformed Kubernetes version", eksConfig({ kubernetesVersion: "1.34.2" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.34.2" is not a Kubernetes minor version (e.g. 1.34)`],
-        ["a Kubernetes version no autoscaler is paired with", eksConfig({ kubernetesVersion: "1.29" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.29" has no Cluster Autoscaler release paired with it (supported: 1.34)`],
+        ["a malformed Kubernetes version", eksConfig({ kubernetesVersion: "1.35.2" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.35.2" is not a Kubernetes minor version (e.g. 1.35)`],
+        ["a Kubernetes version no autoscaler is paired with", eksConfig({ kubernetesVersion: "1.29" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.29" has no Cluster Autoscaler release paired with it (supported: 1.35, 1.36)`],
         ["a VPC id without subnets", eksConfig({ network: { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } }), "eu-west-1", "kubeforge:cluster.eks.network.privateSubnetIds: (missing) must be set together with vpcId and publicSubnetIds (give vpcId, publicSubnetIds and privateSubnetIds, or none to create a VPC)"],
         ["a missing admin principal", { cluster: { flavour: "eks" } }, "eu-west-1", `kubeforge:cluster.eks.adminPrincipalArn: (missing) must be set when cluster.flavour is "eks" (the IAM role or user that administers the cluster)`],
         ["an admin that is not an IAM ARN", eksConfig({ adminPrincipalArn: "admin" }), "eu-west-1", `kubeforge:cluster.eks.adminPrincipalArn: "admin" is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)`],

@@ -17,7 +17,7 @@ import {
     secretsKeyUsePolicy,
     serviceTrustPolicy,
 } from "../components/cluster/eks-iam";
-import { clusterAutoscalerChart } from "../components/cluster/eks-controllers";
+import { clusterAutoscalerImage } from "../components/cluster/eks-controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
 import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
 
@@ -112,9 +112,13 @@ describe("IAM documents", () => {
 });
 
 describe("charts", () => {
-    it("pairs the Cluster Autoscaler chart with the Kubernetes minor version, and refuses unpaired versions", () => {
-        expect(clusterAutoscalerChart("1.34")).toEqual({ chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version: "9.51.0" });
-        expect(() => clusterAutoscalerChart("1.20")).toThrow("no Cluster Autoscaler chart is paired with Kubernetes 1.20");
+    it("runs the Cluster Autoscaler release of the cluster's Kubernetes minor, pinned by digest, and refuses unpaired versions", () => {
+        for (const minor of ["1.35", "1.36"]) {
+            const image = clusterAutoscalerImage(minor);
+            expect(image.repository).toBe("registry.k8s.io/autoscaling/cluster-autoscaler");
+            expect(image.tag).toMatch(new RegExp(`^v${minor.replace(".", "\\.")}\\.[0-9]+@sha256:[0-9a-f]{64}$`));
+        }
+        expect(() => clusterAutoscalerImage("1.34")).toThrow("no Cluster Autoscaler release is paired with Kubernetes 1.34");
     });
 });
 

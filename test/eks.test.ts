@@ -85,7 +85,7 @@ describe.each([
 
         const c = one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs;
         expect(c.name).toBe(name);
-        expect(c.version).toBe("1.34");
+        expect(c.version).toBe("1.35");
         expect(c.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
         expect(obj(c.accessConfig)).toEqual({ authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false });
         const keyArn = await valueOf(built.cluster.secretsKey.arn);
@@ -148,7 +148,7 @@ describe.each([
         const cni = one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs;
         expect(JSON.parse(String(cni.configurationValues))).toEqual({ enableNetworkPolicy: "true" });
         // Versions not pinned in config are looked up for the cluster's Kubernetes version (the fake answers v<k8s>.0-eksbuild.1).
-        for (const a of addons) expect(a.inputs.addonVersion).toBe("v1.34.0-eksbuild.1");
+        for (const a of addons) expect(a.inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
     });
 
     it("runs the Cluster Autoscaler from its chart, discovering this cluster's node groups, with exactly the README's permissions", () => {
@@ -156,6 +156,8 @@ describe.each([
         expect(release).toMatchObject({ name: "cluster-autoscaler", chart: "cluster-autoscaler", repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" }, namespace: "kube-system" });
         expect(release.version).toMatch(/^9\.\d+\.\d+$/);
         expect(obj(release.values)).toMatchObject({ cloudProvider: "aws", awsRegion: "eu-west-1", autoDiscovery: { clusterName: name }, rbac: { serviceAccount: { name: "cluster-autoscaler" } } });
+        // The autoscaler's minor matches the control plane's.
+        expect(obj(release.values)).toMatchObject({ image: { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: expect.stringMatching(/^v1\.35\.[0-9]+@sha256:/) } });
 
         const statements = policyOf(`${name}-cluster-autoscaler`).Statement;
         const actions = statements.flatMap((s) => s.Action as string[]).sort();
@@ -302,6 +304,6 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
 
     it("installs a pinned add-on version as given and looks up the others", () => {
         expect(one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs.addonVersion).toBe("v1.20.1-eksbuild.3");
-        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.34.0-eksbuild.1");
+        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
     });
 });

@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./eks-iam";
-import { CLUSTER_AUTOSCALER_CHART_VERSIONS } from "./eks-values";
+import { CLUSTER_AUTOSCALER_IMAGES } from "./eks-values";
 
 /** A pinned Helm chart. */
 export interface ChartRef {
@@ -16,11 +16,17 @@ export interface ChartRef {
     version: string;
 }
 
-/** Cluster Autoscaler chart for a Kubernetes minor version (see {@link CLUSTER_AUTOSCALER_CHART_VERSIONS}). */
-export function clusterAutoscalerChart(kubernetesVersion: string): ChartRef {
-    const version = CLUSTER_AUTOSCALER_CHART_VERSIONS[kubernetesVersion];
-    if (version === undefined) throw new Error(`no Cluster Autoscaler chart is paired with Kubernetes ${kubernetesVersion}`);
-    return { chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version };
+/**
+ * Cluster Autoscaler chart, pinned. The chart only templates the Deployment; the autoscaler
+ * release it runs is set per Kubernetes minor by {@link clusterAutoscalerImage}.
+ */
+export const CLUSTER_AUTOSCALER_CHART: ChartRef = { chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version: "9.51.0" };
+
+/** Cluster Autoscaler image for a Kubernetes minor version (see {@link CLUSTER_AUTOSCALER_IMAGES}). */
+export function clusterAutoscalerImage(kubernetesVersion: string): { repository: string; tag: string } {
+    const tag = CLUSTER_AUTOSCALER_IMAGES[kubernetesVersion];
+    if (tag === undefined) throw new Error(`no Cluster Autoscaler release is paired with Kubernetes ${kubernetesVersion}`);
+    return { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag };
 }
 
 /**
@@ -76,9 +82,10 @@ function release(name: string, ref: ChartRef, values: pulumi.Inputs, args: Contr
 }
 
 /** Helm values of the Cluster Autoscaler: discover this cluster's node groups by their tags. */
-export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, region: string): pulumi.Inputs {
+export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, region: string, kubernetesVersion: string): pulumi.Inputs {
     return {
         fullnameOverride: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+        image: clusterAutoscalerImage(kubernetesVersion),
         cloudProvider: "aws",
         awsRegion: region,
         autoDiscovery: { clusterName },
@@ -98,7 +105,7 @@ export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, regio
 export function clusterAutoscaler(name: string, args: ControllerArgs, parent: pulumi.Resource): k8s.helm.v3.Release {
     const roleName = `${name}-cluster-autoscaler`;
     const { association } = podIdentityRole(roleName, args, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, pulumi.output(args.clusterName).apply(clusterAutoscalerPolicy), parent);
-    return release(roleName, clusterAutoscalerChart(args.kubernetesVersion), clusterAutoscalerValues(args.clusterName, args.region), args, parent, association);
+    return release(roleName, CLUSTER_AUTOSCALER_CHART, clusterAutoscalerValues(args.clusterName, args.region, args.kubernetesVersion), args, parent, association);
 }
 
 /** Helm values of the AWS Load Balancer Controller. */

@@ -111,8 +111,13 @@ export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linu
 }
 
 /**
- * Cluster Autoscaler chart per Kubernetes minor version: the autoscaler must match the control
- * plane's minor version (kubernetes/autoscaler's compatibility table: 1.34 needs chart 9.51.0+), so
- * a Kubernetes version is supported only once a chart is paired with it here.
+ * Cluster Autoscaler image (`tag@digest` on registry.k8s.io/autoscaling/cluster-autoscaler) per
+ * Kubernetes minor version: the autoscaler's minor must match the control plane's (its README:
+ * "we don't do ANY cross version testing"), so a Kubernetes version is supported only once an
+ * autoscaler release is paired with it here. 1.34 is left out: it leaves EKS standard support on
+ * 2026-12-02.
  */
-export const CLUSTER_AUTOSCALER_CHART_VERSIONS: Readonly<Record<string, string>> = { "1.34": "9.51.0" };
+export const CLUSTER_AUTOSCALER_IMAGES: Readonly<Record<string, string>> = {
+    "1.35": "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
+    "1.36": "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4",
+};
