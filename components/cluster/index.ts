@@ -6,12 +6,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, Settings } from "../config";
+import { EksCluster } from "./eks";
 import { ExistingCluster } from "./existing";
+import { KindCluster } from "./kind";
 
 /** Where service images are pushed to and pulled from. */
 export interface ImageRegistry {
     /** Repository (without tag) for a service's image, e.g. `localhost:5001/backend`. */
     repository(service: string): pulumi.Output<string>;
+    /** Platform images are built for (e.g. `linux/amd64`); undefined builds for the local machine's. */
+    readonly platform?: string;
     /** Push credentials; undefined when the local Docker credential store already has them. */
     readonly credentials?: pulumi.Output<RegistryCredentials>;
 }
@@ -60,7 +64,8 @@ export function createCluster(settings: Settings, opts?: pulumi.ComponentResourc
         case "existing":
             return new ExistingCluster(name, { settings }, opts);
         case "kind":
+            return new KindCluster(name, { settings }, opts);
         case "eks":
-            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "existing")`);
+            return new EksCluster(name, { settings }, opts);
     }
 }

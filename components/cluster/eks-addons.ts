@@ -1,0 +1,54 @@
+/**
+ * EKS managed add-ons: the VPC CNI (with NetworkPolicy enforcement), kube-proxy, the Pod Identity
+ * agent and CoreDNS.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { EKS_ADDONS } from "../config";
+
+/** Name of an EKS add-on this program installs. */
+export type EksAddonName = (typeof EKS_ADDONS)[number];
+
+/**
+ * `configurationValues` per add-on. The VPC CNI enforces NetworkPolicy only with its network
+ * policy agent on; without it every service's NetworkPolicy would be accepted and ignored.
+ */
+export const ADDON_CONFIGURATION: Partial<Record<EksAddonName, Record<string, unknown>>> = {
+    "vpc-cni": { enableNetworkPolicy: "true" },
+};
+
+/**
+ * Add-ons nodes need to become Ready (networking, service routing, credentials for pods). They
+ * are installed before the node group; CoreDNS needs running nodes, so it comes after.
+ */
+export const ADDONS_BEFORE_NODES: readonly EksAddonName[] = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"];
+
+export interface EksAddonArgs {
+    /** Cluster to install into. */
+    clusterName: pulumi.Input<string>;
+    /** Kubernetes minor version the default add-on version is looked up for. */
+    kubernetesVersion: string;
+    /** Pinned version; default: the add-on's default version for the Kubernetes version (looked up in the region). */
+    version?: string;
+}
+
+/** One EKS managed add-on, its version pinned in config or resolved for the Kubernetes version. */
+export function eksAddon(name: string, addon: EksAddonName, args: EksAddonArgs, opts: pulumi.CustomResourceOptions & { provider: aws.Provider }): aws.eks.Addon {
+    const { parent, provider } = opts;
+    const addonVersion =
+        args.version ?? aws.eks.getAddonVersionOutput({ addonName: addon, kubernetesVersion: args.kubernetesVersion, mostRecent: false }, { parent, provider }).version;
+    const configuration = ADDON_CONFIGURATION[addon];
+    return new aws.eks.Addon(
+        `${name}-${addon}`,
+        {
+            clusterName: args.clusterName,
+            addonName: addon,
+            addonVersion,
+            configurationValues: configuration === undefined ? undefined : JSON.stringify(configuration),
+            // The stack is the source of truth: settings drifted by hand are put back.
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "OVERWRITE",
+        },
+        opts,
+    );
+}

@@ -1,0 +1,124 @@
+/**
+ * The EKS cluster's network: a VPC with one public and one private subnet per availability zone,
+ * NAT for the private subnets, subnet tags the AWS Load Balancer Controller discovers subnets by;
+ * or an existing VPC and subnets, tagged the same way.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { EksSettings } from "../config";
+import { flowLogsWritePolicy, serviceTrustPolicy } from "./eks-iam";
+import { subnetLayout } from "./eks-values";
+
+/** Tag marking a subnet usable by a cluster (`kubernetes.io/cluster/<name>: shared`). */
+export function clusterTagKey(clusterName: string): string {
+    return `kubernetes.io/cluster/${clusterName}`;
+}
+
+/** Tag the load-balancer controller picks subnets for internet-facing load balancers by. */
+export const PUBLIC_ELB_TAG = "kubernetes.io/role/elb";
+/** Tag the load-balancer controller picks subnets for internal load balancers by. */
+export const INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb";
+
+export interface EksNetworkArgs {
+    /** Cluster the subnets are tagged for. */
+    clusterName: string;
+    /** Zones, VPC CIDR and NAT layout, or an existing VPC with its subnets (then nothing but tags is created). */
+    network: EksSettings["network"];
+    /** Retention in days of the VPC flow logs of a created VPC. */
+    logRetentionDays: number;
+    /** AWS provider every resource is created with (carries the region and default tags). */
+    provider: aws.Provider;
+}
+
+/** A VPC (created or existing) with public and private subnets across zones. */
+export class EksNetwork extends pulumi.ComponentResource {
+    /** The VPC's id. */
+    readonly vpcId: pulumi.Output<string>;
+    /** The VPC's IPv4 CIDR (pod and node addresses come from it). */
+    readonly vpcCidr: pulumi.Output<string>;
+    /** Public subnets, one per zone: NAT gateways and internet-facing load balancers. */
+    readonly publicSubnetIds: pulumi.Output<string[]>;
+    /** Private subnets, one per zone: nodes, pods and the control plane's network interfaces. */
+    readonly privateSubnetIds: pulumi.Output<string[]>;
+
+    constructor(name: string, args: EksNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("kubeforge:cluster:EksNetwork", name, {}, opts);
+        const { network, clusterName, provider } = args;
+        const childOpts = { parent: this, provider };
+        const clusterTag = { [clusterTagKey(clusterName)]: "shared" };
+
+        if (network.vpcId !== undefined && network.publicSubnetIds && network.privateSubnetIds) {
+            this.vpcId = pulumi.output(network.vpcId);
+            this.vpcCidr = aws.ec2.getVpcOutput({ id: network.vpcId }, childOpts).cidrBlock;
+            this.publicSubnetIds = pulumi.output(network.publicSubnetIds);
+            this.privateSubnetIds = pulumi.output(network.privateSubnetIds);
+            // Existing subnets get the tags the load-balancer controller discovers them by.
+            const tagSubnets = (ids: string[], roleTag: string) =>
+                ids.forEach((id) => {
+                    for (const [key, value] of Object.entries({ ...clusterTag, [roleTag]: "1" })) {
+                        new aws.ec2.Tag(`${name}-${id}-${key.replace(/\//g, "-")}`, { resourceId: id, key, value }, childOpts);
+                    }
+                });
+            tagSubnets(network.publicSubnetIds, PUBLIC_ELB_TAG);
+            tagSubnets(network.privateSubnetIds, INTERNAL_ELB_TAG);
+        } else {
+            const zones = network.availabilityZones;
+            const layout = subnetLayout(network.vpcCidr, zones);
+            const zoneNames = aws
+                .getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, childOpts)
+                .names.apply((names) => {
+                    if (names.length < zones) throw new Error(`${name}: the region has ${names.length} availability zones, fewer than the ${zones} configured`);
+                    return names;
+                });
+            const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: network.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } }, childOpts);
+            // Nothing uses the VPC's default security group; adopting it with no rules closes it.
+            new aws.ec2.DefaultSecurityGroup(`${name}-default-sg`, { vpcId: vpc.id, tags: { Name: `${name}-default-unused` } }, childOpts);
+            // Flow logs of all traffic, for incident response and NetworkPolicy debugging.
+            const flowLogGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { name: `/aws/vpc/${clusterName}/flow-logs`, retentionInDays: args.logRetentionDays }, childOpts);
+            const flowLogRole = new aws.iam.Role(`${name}-flow-logs`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com", false)), description: `VPC flow logs of ${clusterName}` }, childOpts);
+            const flowLogWrite = new aws.iam.RolePolicy(`${name}-flow-logs`, { role: flowLogRole.name, policy: flowLogGroup.arn.apply((arn) => JSON.stringify(flowLogsWritePolicy(arn))) }, childOpts);
+            new aws.ec2.FlowLog(
+                `${name}-flow-logs`,
+                { vpcId: vpc.id, trafficType: "ALL", logDestinationType: "cloud-watch-logs", logDestination: flowLogGroup.arn, iamRoleArn: flowLogRole.arn, maxAggregationInterval: 60 },
+                { ...childOpts, dependsOn: [flowLogWrite] },
+            );
+            const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, childOpts);
+            const publicRoutes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public` } }, childOpts);
+
+            const subnet = (kind: "public" | "private", i: number, roleTag: string) =>
+                new aws.ec2.Subnet(
+                    `${name}-${kind}-${i}`,
+                    {
+                        vpcId: vpc.id,
+                        cidrBlock: layout[kind][i] ?? "",
+                        availabilityZone: zoneNames.apply((n) => n[i] ?? ""),
+                        mapPublicIpOnLaunch: false,
+                        tags: { Name: `${name}-${kind}-${i}`, [roleTag]: "1", ...clusterTag },
+                    },
+                    childOpts,
+                );
+            const zoneIndexes = [...Array(zones).keys()];
+            const publicSubnets = zoneIndexes.map((i) => subnet("public", i, PUBLIC_ELB_TAG));
+            const privateSubnets = zoneIndexes.map((i) => subnet("private", i, INTERNAL_ELB_TAG));
+            publicSubnets.forEach((s, i) => new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }, childOpts));
+
+            // One NAT gateway per zone keeps a zone outage from cutting the others off; `single` saves money.
+            const natCount = network.natGateways === "perZone" ? zones : 1;
+            const nats = zoneIndexes.slice(0, natCount).map((i) => {
+                const eip = new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: { Name: `${name}-nat-${i}` } }, childOpts);
+                return new aws.ec2.NatGateway(`${name}-nat-${i}`, { allocationId: eip.id, subnetId: publicSubnets[i]?.id ?? "", tags: { Name: `${name}-nat-${i}` } }, { ...childOpts, dependsOn: [igw] });
+            });
+            privateSubnets.forEach((s, i) => {
+                const nat = nats[natCount === zones ? i : 0];
+                const routes = new aws.ec2.RouteTable(`${name}-private-${i}`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat?.id }], tags: { Name: `${name}-private-${i}` } }, childOpts);
+                new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: s.id, routeTableId: routes.id }, childOpts);
+            });
+
+            this.vpcId = vpc.id;
+            this.vpcCidr = vpc.cidrBlock;
+            this.publicSubnetIds = pulumi.all(publicSubnets.map((s) => s.id));
+            this.privateSubnetIds = pulumi.all(privateSubnets.map((s) => s.id));
+        }
+        this.registerOutputs({ vpcId: this.vpcId, vpcCidr: this.vpcCidr, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
+    }
+}

@@ -1,0 +1,123 @@
+/**
+ * Pure value helpers for the EKS flavour: IPv4 CIDR arithmetic, subnet layout and the EC2
+ * instance-type grammar. Shared by stack-config validation (components/config.ts) and the EKS
+ * components, tested directly.
+ */
+
+/** An IPv4 CIDR block: network address as a 32-bit unsigned number and prefix length. */
+export interface Ipv4Cidr {
+    address: number;
+    prefix: number;
+}
+
+const CIDR_SYNTAX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** Parse `a.b.c.d/n`; undefined when it is not IPv4 CIDR syntax (octets 0..255, prefix 0..32). */
+export function parseCidr(text: string): Ipv4Cidr | undefined {
+    const m = CIDR_SYNTAX.exec(text);
+    if (!m) return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const prefix = Number(m[5]);
+    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    return { address, prefix };
+}
+
+/** `a.b.c.d/n` for a parsed block. */
+export function formatCidr({ address, prefix }: Ipv4Cidr): string {
+    const octets = [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256);
+    return `${octets.join(".")}/${prefix}`;
+}
+
+/** The block with its host bits cleared (what AWS stores for `10.0.0.1/16`: `10.0.0.0/16`). */
+export function canonicalCidr(c: Ipv4Cidr): Ipv4Cidr {
+    const size = 2 ** (32 - c.prefix);
+    return { address: Math.floor(c.address / size) * size, prefix: c.prefix };
+}
+
+/**
+ * Why a CIDR string is not acceptable, or undefined when it is: it must parse and have no host
+ * bits set.
+ */
+export function cidrProblem(text: string): string | undefined {
+    const c = parseCidr(text);
+    if (!c) return "is not an IPv4 CIDR block (e.g. 10.0.0.0/16)";
+    const canonical = canonicalCidr(c);
+    if (canonical.address !== c.address) return `has host bits set (did you mean ${formatCidr(canonical)}?)`;
+    return undefined;
+}
+
+/** The `index`-th sub-block of `parent` with prefix `prefix` (>= the parent's prefix). */
+export function subBlock(parent: Ipv4Cidr, prefix: number, index: number): Ipv4Cidr {
+    const count = 2 ** (prefix - parent.prefix);
+    if (prefix < parent.prefix || index < 0 || index >= count) {
+        throw new Error(`${formatCidr(parent)} has no sub-block /${prefix} number ${index}`);
+    }
+    return { address: parent.address + index * 2 ** (32 - prefix), prefix };
+}
+
+/** Smallest and largest VPC prefix the subnet layout supports. */
+export const VPC_PREFIX_RANGE = { min: 16, max: 20 } as const;
+/** Most availability zones the subnet layout supports. */
+export const MAX_ZONES = 6;
+
+/** Subnet CIDRs per availability zone, index i for zone i. */
+export interface SubnetLayout {
+    public: string[];
+    private: string[];
+}
+
+/**
+ * Subnets for `zones` availability zones in `vpcCidr`. The VPC is cut in eighths: eighth i
+ * (i < 6) is zone i's private subnet, where nodes and, through the VPC CNI, every pod take their
+ * addresses (a /19 each in a /16); the last eighth is cut in sixteenths for the public subnets,
+ * which only hold NAT gateways and load-balancer interfaces (a /23 each in a /16).
+ */
+export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
+    const vpc = parseCidr(vpcCidr);
+    if (!vpc || cidrProblem(vpcCidr)) throw new Error(`VPC CIDR ${vpcCidr} is not a valid IPv4 CIDR block`);
+    if (vpc.prefix < VPC_PREFIX_RANGE.min || vpc.prefix > VPC_PREFIX_RANGE.max) {
+        throw new Error(`VPC CIDR ${vpcCidr} must have a prefix between /${VPC_PREFIX_RANGE.min} and /${VPC_PREFIX_RANGE.max}`);
+    }
+    if (!Number.isInteger(zones) || zones < 1 || zones > MAX_ZONES) throw new Error(`zone count ${zones} must be between 1 and ${MAX_ZONES}`);
+    const publicEighth = subBlock(vpc, vpc.prefix + 3, 7);
+    const zoneIndexes = [...Array(zones).keys()];
+    return {
+        private: zoneIndexes.map((i) => formatCidr(subBlock(vpc, vpc.prefix + 3, i))),
+        public: zoneIndexes.map((i) => formatCidr(subBlock(publicEighth, vpc.prefix + 7, i))),
+    };
+}
+
+/** EC2 instance type: family (with generation and options) `.` size, e.g. `m6i.large`, `c7gn.16xlarge`, `m7i-flex.xlarge`. */
+export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9]*(nano|micro|small|medium|large|xlarge|metal)(-[0-9]+xl)?$/;
+
+/** CPU architecture of an instance type: Graviton families carry a `g` after the generation digit (`m7g`, `c6gn`, `t4g`). */
+export function instanceArchitecture(instanceType: string): "arm64" | "x86_64" {
+    const family = instanceType.split(".")[0] ?? "";
+    const options = /^[a-z-]*[0-9]+(.*)$/.exec(family)?.[1] ?? "";
+    return options.includes("g") ? "arm64" : "x86_64";
+}
+
+/** The Amazon Linux 2023 AMI type for a node group of these instance types (all one architecture). */
+export function al2023AmiType(instanceTypes: readonly string[]): "AL2023_ARM_64_STANDARD" | "AL2023_x86_64_STANDARD" {
+    const archs = new Set(instanceTypes.map(instanceArchitecture));
+    if (archs.size !== 1) throw new Error(`instance types ${instanceTypes.join(", ")} mix CPU architectures; one node group needs one`);
+    return archs.has("arm64") ? "AL2023_ARM_64_STANDARD" : "AL2023_x86_64_STANDARD";
+}
+
+/** Docker platform images must be built for to run on nodes of an AL2023 AMI type. */
+export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linux/arm64" | "linux/amd64" {
+    return amiType === "AL2023_ARM_64_STANDARD" ? "linux/arm64" : "linux/amd64";
+}
+
+/**
+ * Cluster Autoscaler image (`tag@digest` on registry.k8s.io/autoscaling/cluster-autoscaler) per
+ * Kubernetes minor version: the autoscaler's minor must match the control plane's (its README:
+ * "we don't do ANY cross version testing"), so a Kubernetes version is supported only once an
+ * autoscaler release is paired with it here. 1.34 is left out: it leaves EKS standard support on
+ * 2026-12-02.
+ */
+export const CLUSTER_AUTOSCALER_IMAGES: Readonly<Record<string, string>> = {
+    "1.35": "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
+    "1.36": "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4",
+};

@@ -1,0 +1,241 @@
+/**
+ * Cluster flavour `eks`: an Amazon EKS cluster from `@pulumi/aws` primitives. A VPC over several
+ * zones, a control plane with envelope-encrypted secrets, audit logs and access entries, a managed
+ * node group of Amazon Linux 2023 nodes (IMDSv2 only, encrypted gp3 roots), the EKS add-ons, the
+ * Cluster Autoscaler and the AWS Load Balancer Controller (an NLB per public Service), and ECR for
+ * images.
+ *
+ * Tags: the component creates its own `aws.Provider` whose `defaultTags` put `project`, `stack` and
+ * `component` on every AWS resource; EC2 instances, volumes and network interfaces the node group
+ * launches get the same tags through the launch template's tag specifications.
+ */
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { EksSettings, Settings } from "../config";
+import { ADDONS_BEFORE_NODES, eksAddon } from "./eks-addons";
+import { clusterAutoscaler, loadBalancerController } from "./eks-controllers";
+import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./eks-iam";
+import { EksNetwork } from "./eks-network";
+import { EcrRegistry } from "./eks-registry";
+import { al2023AmiType, dockerPlatform, parseCidr } from "./eks-values";
+import type { KubeCluster } from "./index";
+
+/** Control-plane log types shipped to CloudWatch. */
+export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
+
+/**
+ * Annotations that make the AWS Load Balancer Controller give a Service of type LoadBalancer its
+ * own internet-facing NLB sending traffic straight to pod IPs.
+ */
+export const NLB_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+};
+
+/** Tags every AWS resource of the cluster carries. */
+export function resourceTags(project: string, stack: string): Record<string, string> {
+    return { project, stack, component: "cluster" };
+}
+
+/** Kubeconfig that authenticates with `aws eks get-token` (the caller's AWS credentials). */
+export function eksKubeconfig(clusterName: string, endpoint: string, caData: string, region: string): string {
+    return JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: clusterName, cluster: { server: endpoint, "certificate-authority-data": caData } }],
+        users: [
+            {
+                name: clusterName,
+                user: {
+                    exec: {
+                        apiVersion: "client.authentication.k8s.io/v1beta1",
+                        command: "aws",
+                        args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region, "--output", "json"],
+                        interactiveMode: "Never",
+                    },
+                },
+            },
+        ],
+        contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
+        "current-context": clusterName,
+    });
+}
+
+export interface EksClusterArgs {
+    /**
+     * Validated settings. Reads `cluster.eks` (all EKS keys and the region from `aws:region`),
+     * `environment` (production protects the cluster and its key and keeps ECR images on destroy),
+     * `project`/`stack` (tags) and `services` (an ECR repository for each one with `build`).
+     */
+    settings: Settings;
+}
+
+/** An EKS cluster implementing {@link KubeCluster}. */
+export class EksCluster extends pulumi.ComponentResource implements KubeCluster {
+    readonly flavour = "eks" as const;
+    readonly provider: k8s.Provider;
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly clusterName: pulumi.Output<string>;
+    readonly loadBalancerAnnotations = NLB_ANNOTATIONS;
+    /**
+     * The VPC CIDR. NLBs with IP targets and client-IP preservation off (their default) reach pods
+     * from their own private addresses in the VPC, health checks included; admitting the VPC CIDR
+     * is therefore what lets the NLB in, and the NLB's own listener is what faces the internet.
+     */
+    readonly loadBalancerSourceRanges: pulumi.Input<string>[];
+    readonly hasZones = true;
+    readonly kubeletInsecureTls = false;
+    readonly registry: EcrRegistry;
+    readonly workloadDependencies: pulumi.Resource[];
+    /** API server endpoint. */
+    readonly endpoint: pulumi.Output<string>;
+    /** OIDC issuer URL of the cluster (for IRSA, should anything need it). */
+    readonly oidcIssuer: pulumi.Output<string>;
+    /** Name of the managed node group. */
+    readonly nodeGroupName: pulumi.Output<string>;
+    /** The control plane (protected in production). */
+    readonly cluster: aws.eks.Cluster;
+    /** KMS key encrypting Kubernetes secrets (protected in production). */
+    readonly secretsKey: aws.kms.Key;
+
+    constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("kubeforge:cluster:EksCluster", name, {}, opts);
+        const { settings } = args;
+        const eks: EksSettings = settings.cluster.eks;
+        if (!eks.region) throw new Error(`${name}: the eks flavour needs a region (set aws:region)`);
+        if (!eks.adminPrincipalArn) throw new Error(`${name}: the eks flavour needs kubeforge:cluster.eks.adminPrincipalArn`);
+        const amiType = al2023AmiType(eks.nodes.instanceTypes);
+        const production = settings.environment === "production";
+        if (eks.publicAccessCidrs.some((c) => parseCidr(c)?.prefix === 0)) {
+            pulumi.log.warn(`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`, this);
+        }
+
+        const tags = resourceTags(settings.project, settings.stack);
+        const awsProvider = new aws.Provider(`${name}-aws`, { region: eks.region as aws.Region, defaultTags: { tags } }, { parent: this });
+        const childOpts = { parent: this, provider: awsProvider };
+        const partition = aws.getPartitionOutput({}, childOpts);
+        const policyArn = (policy: string) => partition.partition.apply((p) => managedPolicyArn(p, policy));
+
+        const network = new EksNetwork(`${name}-network`, { clusterName: name, network: eks.network, logRetentionDays: eks.logRetentionDays, provider: awsProvider }, { parent: this });
+
+        // Control plane.
+        const clusterRole = new aws.iam.Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), description: `EKS control plane of ${name}` }, childOpts);
+        const clusterRolePolicies = CLUSTER_ROLE_POLICIES.map((p) => new aws.iam.RolePolicyAttachment(`${name}-cluster-${p}`, { role: clusterRole.name, policyArn: policyArn(p) }, childOpts));
+        this.secretsKey = new aws.kms.Key(
+            `${name}-secrets`,
+            { description: `Envelope encryption of Kubernetes secrets in EKS cluster ${name}`, enableKeyRotation: true, deletionWindowInDays: 30 },
+            { ...childOpts, protect: production },
+        );
+        new aws.kms.Alias(`${name}-secrets`, { name: `alias/${name}-eks-secrets`, targetKeyId: this.secretsKey.keyId }, childOpts);
+        const secretsKeyUse = new aws.iam.RolePolicy(`${name}-cluster-secrets-key`, { role: clusterRole.name, policy: this.secretsKey.arn.apply((arn) => JSON.stringify(secretsKeyUsePolicy(arn))) }, childOpts);
+        // Created before the cluster so EKS writes into a group with a retention, not one it creates without.
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-cluster`, { name: `/aws/eks/${name}/cluster`, retentionInDays: eks.logRetentionDays }, childOpts);
+        const publicEndpoint = eks.publicAccessCidrs.length > 0;
+        this.cluster = new aws.eks.Cluster(
+            `${name}-cluster`,
+            {
+                name,
+                version: eks.kubernetesVersion,
+                roleArn: clusterRole.arn,
+                vpcConfig: {
+                    subnetIds: network.privateSubnetIds,
+                    endpointPrivateAccess: true,
+                    endpointPublicAccess: publicEndpoint,
+                    publicAccessCidrs: publicEndpoint ? eks.publicAccessCidrs : undefined,
+                },
+                encryptionConfig: { provider: { keyArn: this.secretsKey.arn }, resources: ["secrets"] },
+                enabledClusterLogTypes: [...CONTROL_PLANE_LOG_TYPES],
+                accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
+                // The add-ons below are EKS-managed; no unmanaged copies alongside them.
+                bootstrapSelfManagedAddons: false,
+                deletionProtection: production,
+            },
+            { ...childOpts, protect: production, dependsOn: [logGroup, secretsKeyUse, ...clusterRolePolicies] },
+        );
+        const clusterName = this.cluster.name;
+
+        const admin = new aws.eks.AccessEntry(`${name}-admin`, { clusterName, principalArn: eks.adminPrincipalArn, type: "STANDARD" }, childOpts);
+        const adminPolicy = new aws.eks.AccessPolicyAssociation(
+            `${name}-admin`,
+            { clusterName, principalArn: admin.principalArn, policyArn: partition.partition.apply((p) => eksAccessPolicyArn(p, "AmazonEKSClusterAdminPolicy")), accessScope: { type: "cluster" } },
+            childOpts,
+        );
+
+        // Nodes.
+        const nodeRole = new aws.iam.Role(`${name}-nodes`, { assumeRolePolicy: partition.dnsSuffix.apply((s) => JSON.stringify(serviceTrustPolicy(`ec2.${s}`, false))), description: `EKS nodes of ${name}` }, childOpts);
+        const nodeRolePolicies = NODE_ROLE_POLICIES.map((p) => new aws.iam.RolePolicyAttachment(`${name}-nodes-${p}`, { role: nodeRole.name, policyArn: policyArn(p) }, childOpts));
+        // Created before the node group, which then uses it rather than making its own, and owned
+        // here so that it is replaced with the role (an entry outliving its role stops working).
+        const nodeAccess = new aws.eks.AccessEntry(`${name}-nodes`, { clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, childOpts);
+        const launchTemplate = new aws.ec2.LaunchTemplate(
+            `${name}-nodes`,
+            {
+                description: `Nodes of EKS cluster ${name}`,
+                updateDefaultVersion: true,
+                // IMDSv2 only, one hop: pods cannot reach the instance's credentials; they get their own through Pod Identity.
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: eks.nodes.diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
+                tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...tags, Name: `${name}-node` } })),
+            },
+            childOpts,
+        );
+        const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, kubernetesVersion: eks.kubernetesVersion, version: eks.addonVersions[addon] });
+        const nodeAddons = ADDONS_BEFORE_NODES.map((addon) => eksAddon(name, addon, addonArgs(addon), childOpts));
+        const nodeGroup = new aws.eks.NodeGroup(
+            `${name}-nodes`,
+            {
+                clusterName,
+                version: eks.kubernetesVersion,
+                nodeRoleArn: nodeRole.arn,
+                subnetIds: network.privateSubnetIds,
+                amiType,
+                capacityType: eks.nodes.capacityType,
+                instanceTypes: eks.nodes.instanceTypes,
+                scalingConfig: { minSize: eks.nodes.minSize, desiredSize: eks.nodes.desiredSize, maxSize: eks.nodes.maxSize },
+                updateConfig: { maxUnavailablePercentage: eks.nodes.maxUnavailablePercentage },
+                launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
+                nodeRepairConfig: { enabled: true },
+                // Cluster Autoscaler auto-discovery tags (EKS puts the same on the node group's Auto Scaling group).
+                tags: { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
+            },
+            // The Cluster Autoscaler owns the node count once the group exists.
+            { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
+        );
+        const coredns = eksAddon(name, "coredns", addonArgs("coredns"), { ...childOpts, dependsOn: [nodeGroup] });
+
+        // Kubernetes access and in-cluster controllers.
+        this.kubeconfig = pulumi.secret(
+            pulumi.all([clusterName, this.cluster.endpoint, this.cluster.certificateAuthority.data]).apply(([n, endpoint, ca]) => eksKubeconfig(n, endpoint, ca, eks.region)),
+        );
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
+        // Controllers and workloads need nodes and cluster DNS.
+        const running = [nodeGroup, coredns];
+        const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
+        clusterAutoscaler(name, controllerArgs, this);
+        const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
+
+        this.registry = new EcrRegistry(
+            `${name}-images`,
+            {
+                prefix: name,
+                services: settings.services.filter((s) => s.build !== undefined).map((s) => s.name),
+                keepImages: eks.keepImages,
+                forceDelete: !production,
+                platform: dockerPlatform(amiType),
+                provider: awsProvider,
+            },
+            { parent: this },
+        );
+
+        this.clusterName = clusterName;
+        this.endpoint = this.cluster.endpoint;
+        this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
+        this.nodeGroupName = nodeGroup.nodeGroupName;
+        this.loadBalancerSourceRanges = [network.vpcCidr];
+        // Public Services need the load-balancer controller's webhook before they are created.
+        this.workloadDependencies = [...running, lbController];
+        this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName });
+    }
+}

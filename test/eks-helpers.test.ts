@@ -1,0 +1,141 @@
+/**
+ * Pure helpers of the EKS flavour: CIDR arithmetic and subnet layout, instance architectures, IAM
+ * policy documents, the ECR lifecycle policy and the kubeconfig.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { eksKubeconfig, resourceTags } from "../components/cluster/eks";
+import {
+    clusterAutoscalerPolicy,
+    eksAccessPolicyArn,
+    flowLogsWritePolicy,
+    LOAD_BALANCER_CONTROLLER_POLICY_FILE,
+    loadBalancerControllerPolicy,
+    managedPolicyArn,
+    secretsKeyUsePolicy,
+    serviceTrustPolicy,
+} from "../components/cluster/eks-iam";
+import { clusterAutoscalerImage } from "../components/cluster/eks-controllers";
+import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
+import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
+
+describe("CIDR arithmetic", () => {
+    it("parses and formats IPv4 blocks", () => {
+        expect(parseCidr("10.30.0.0/16")).toEqual({ address: 10 * 2 ** 24 + 30 * 2 ** 16, prefix: 16 });
+        expect(formatCidr(parseCidr("192.168.255.0/24") ?? { address: 0, prefix: 0 })).toBe("192.168.255.0/24");
+        for (const bad of ["10.0.0.0", "10.0.0.256/16", "10.0.0.0/33", "a.b.c.d/8", "10.0.0.0/16 "]) expect(parseCidr(bad), bad).toBeUndefined();
+    });
+
+    it("names host bits and the block that was probably meant", () => {
+        expect(cidrProblem("10.0.0.0/16")).toBeUndefined();
+        expect(cidrProblem("0.0.0.0/0")).toBeUndefined();
+        expect(cidrProblem("10.0.1.0/16")).toBe("has host bits set (did you mean 10.0.0.0/16?)");
+    });
+
+    it("gives each zone a large private subnet and a small public one, none overlapping", () => {
+        const layout = subnetLayout("10.30.0.0/16", 3);
+        expect(layout.private).toEqual(["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"]);
+        expect(layout.public).toEqual(["10.30.224.0/23", "10.30.226.0/23", "10.30.228.0/23"]);
+        const six = subnetLayout("172.16.0.0/20", 6);
+        const blocks = [...six.private, ...six.public].map((c) => parseCidr(c) ?? { address: -1, prefix: 32 });
+        const ranges = blocks.map((b) => [b.address, b.address + 2 ** (32 - b.prefix)] as const).sort((a, b) => a[0] - b[0]);
+        ranges.slice(1).forEach((r, i) => expect(r[0]).toBeGreaterThanOrEqual(ranges[i]?.[1] ?? Infinity));
+        expect(() => subnetLayout("10.0.0.0/24", 2)).toThrow("must have a prefix between /16 and /20");
+        expect(() => subnetLayout("10.0.0.0/16", 7)).toThrow("zone count 7 must be between 1 and 6");
+    });
+});
+
+describe("instance types", () => {
+    it("accepts EC2 instance-type names and rejects others", () => {
+        for (const t of ["m6i.large", "c7gn.16xlarge", "m7i-flex.xlarge", "t4g.nano", "u-6tb1.metal", "c7i.metal-24xl"]) expect(INSTANCE_TYPE.test(t), t).toBe(true);
+        for (const t of ["m6i", "large", "M6i.large", "m6i.huge", "m6i-large"]) expect(INSTANCE_TYPE.test(t), t).toBe(false);
+    });
+
+    it("tells Graviton from x86 and picks the AL2023 AMI type", () => {
+        expect(["m7g.large", "c6gn.xlarge", "t4g.small", "g5g.xlarge"].map(instanceArchitecture)).toEqual(["arm64", "arm64", "arm64", "arm64"]);
+        expect(["m6i.large", "g4dn.xlarge", "t3a.large", "m7i-flex.large"].map(instanceArchitecture)).toEqual(["x86_64", "x86_64", "x86_64", "x86_64"]);
+        expect(al2023AmiType(["t3.large", "t3a.large"])).toBe("AL2023_x86_64_STANDARD");
+        expect(al2023AmiType(["m7g.large"])).toBe("AL2023_ARM_64_STANDARD");
+        expect(() => al2023AmiType(["m7g.large", "m6i.large"])).toThrow("mix CPU architectures");
+        expect(dockerPlatform("AL2023_ARM_64_STANDARD")).toBe("linux/arm64");
+        expect(dockerPlatform("AL2023_x86_64_STANDARD")).toBe("linux/amd64");
+    });
+});
+
+describe("IAM documents", () => {
+    it("builds ARNs in the caller's partition", () => {
+        expect(managedPolicyArn("aws-cn", "AmazonEKSClusterPolicy")).toBe("arn:aws-cn:iam::aws:policy/AmazonEKSClusterPolicy");
+        expect(eksAccessPolicyArn("aws-us-gov", "AmazonEKSClusterAdminPolicy")).toBe("arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy");
+    });
+
+    it("lets services assume and tag sessions, EC2 only assume", () => {
+        expect(serviceTrustPolicy("pods.eks.amazonaws.com").Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] });
+        expect(serviceTrustPolicy("ec2.amazonaws.com.cn", false).Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com.cn" }, Action: "sts:AssumeRole" });
+    });
+
+    it("lets the control plane use only its secrets key, and flow logs write only to their group", () => {
+        expect(secretsKeyUsePolicy("arn:aws:kms:eu-west-1:1:key/k").Statement).toEqual([
+            { Sid: "EnvelopeEncryption", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], Resource: "arn:aws:kms:eu-west-1:1:key/k" },
+        ]);
+        expect(flowLogsWritePolicy("arn:aws:logs:eu-west-1:1:log-group:g").Statement[0]?.Resource).toEqual(["arn:aws:logs:eu-west-1:1:log-group:g", "arn:aws:logs:eu-west-1:1:log-group:g:*"]);
+    });
+
+    it("scopes the autoscaler's mutating actions to the named cluster's tagged groups", () => {
+        const [discover, scale] = clusterAutoscalerPolicy("kubeforge-prod").Statement;
+        expect(discover?.Condition).toBeUndefined();
+        expect(discover?.Action).not.toContain("autoscaling:SetDesiredCapacity");
+        expect(scale?.Action).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
+        expect(scale?.Condition?.StringEquals).toEqual({ "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "owned" });
+    });
+
+    it("keeps the customer-managed policies within IAM's 6,144-character limit", () => {
+        for (const doc of [loadBalancerControllerPolicy(), clusterAutoscalerPolicy("a-cluster-name-of-forty-characters-long")]) {
+            expect(JSON.stringify(doc).length).toBeLessThanOrEqual(6144);
+        }
+    });
+
+    it("loads the load-balancer controller's policy from the committed JSON file", () => {
+        const doc = loadBalancerControllerPolicy();
+        expect(doc).toEqual(JSON.parse(fs.readFileSync(LOAD_BALANCER_CONTROLLER_POLICY_FILE, "utf8")));
+        const actions = doc.Statement.flatMap((s) => s.Action);
+        for (const a of ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:RegisterTargets", "ec2:AuthorizeSecurityGroupIngress", "elasticloadbalancing:DescribeListenerAttributes"]) expect(actions).toContain(a);
+        const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeforge-")), "policy.json");
+        fs.writeFileSync(bad, JSON.stringify({ Version: "2008-10-17", Statement: [] }));
+        try {
+            expect(() => loadBalancerControllerPolicy(bad)).toThrow("is not an IAM policy document");
+        } finally {
+            fs.unlinkSync(bad);
+        }
+    });
+});
+
+describe("charts", () => {
+    it("runs the Cluster Autoscaler release of the cluster's Kubernetes minor, pinned by digest, and refuses unpaired versions", () => {
+        for (const minor of ["1.35", "1.36"]) {
+            const image = clusterAutoscalerImage(minor);
+            expect(image.repository).toBe("registry.k8s.io/autoscaling/cluster-autoscaler");
+            expect(image.tag).toMatch(new RegExp(`^v${minor.replace(".", "\\.")}\\.[0-9]+@sha256:[0-9a-f]{64}$`));
+        }
+        expect(() => clusterAutoscalerImage("1.34")).toThrow("no Cluster Autoscaler release is paired with Kubernetes 1.34");
+    });
+});
+
+describe("ECR, tags and kubeconfig", () => {
+    it("expires all but the newest images and logs in without the scheme", () => {
+        expect(keepLastImagesPolicy(7).rules).toEqual([{ rulePriority: 1, description: "Keep the last 7 images", selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 7 }, action: { type: "expire" } }]);
+        expect(registryServer("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com")).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+    });
+
+    it("tags with project, stack and component", () => {
+        expect(resourceTags("kubeforge", "prod")).toEqual({ project: "kubeforge", stack: "prod", component: "cluster" });
+    });
+
+    it("writes a kubeconfig whose one context uses aws eks get-token", () => {
+        const kc = JSON.parse(eksKubeconfig("c1", "https://x.eks.amazonaws.com", "Q0E=", "us-east-2")) as Record<string, unknown>;
+        expect(kc["current-context"]).toBe("c1");
+        expect(kc.clusters).toEqual([{ name: "c1", cluster: { server: "https://x.eks.amazonaws.com", "certificate-authority-data": "Q0E=" } }]);
+        expect(JSON.stringify(kc.users)).toContain('"args":["eks","get-token","--cluster-name","c1","--region","us-east-2","--output","json"]');
+    });
+});

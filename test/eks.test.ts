@@ -1,0 +1,309 @@
+/**
+ * The EKS flavour under Pulumi mocks, once with the prod and once with the staging stack config:
+ * what an operator relies on, asserted on the inputs of the resources it declares.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { EksCluster } from "../components/cluster/eks";
+import { loadBalancerControllerPolicy } from "../components/cluster/eks-iam";
+import type { RecordedResource } from "../scripts/mocks";
+import { buildEksCluster, one, ofType, stackSettings, valueOf } from "./eks-mocks";
+
+const AWS = "arn:aws:iam::aws:policy/";
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json => v as Json;
+const tagsOf = (r: RecordedResource): Record<string, string> => obj(r.inputs.tags) as Record<string, string>;
+
+/** The managed-policy ARNs attached to the role created as `roleName`. */
+function managedPoliciesOf(roleName: string): string[] {
+    return ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        .filter((a) => a.inputs.role === roleName)
+        .map((a) => String(a.inputs.policyArn));
+}
+
+/** Policy document of the customer-managed policy attached to a role. */
+function policyOf(name: string): { Statement: Json[] } {
+    return JSON.parse(String(one("aws:iam/policy:Policy", name).inputs.policy)) as { Statement: Json[] };
+}
+
+interface Built {
+    cluster: EksCluster;
+    name: string;
+}
+
+async function build(stack: string, override?: Parameters<typeof stackSettings>[1], as = stack): Promise<Built> {
+    return { cluster: await buildEksCluster(stackSettings(stack, override, as)), name: `kubeforge-${as}` };
+}
+
+describe.each([
+    { stack: "prod", zones: 3, nats: 3, production: true },
+    { stack: "staging", zones: 2, nats: 1, production: false },
+])("EKS cluster for $stack", ({ stack, zones, nats, production }) => {
+    let built: Built;
+    let name: string;
+    const warnings: string[] = [];
+    beforeAll(async () => {
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async (msg: string) => void warnings.push(msg));
+        built = await build(stack);
+        name = built.name;
+        warn.mockRestore();
+    });
+
+    it("spreads public and private subnets over the configured zones, tagged for load balancers", () => {
+        const pub = ofType("aws:ec2/subnet:Subnet", `${name}-network-public-`);
+        const priv = ofType("aws:ec2/subnet:Subnet", `${name}-network-private-`);
+        expect(pub).toHaveLength(zones);
+        expect(priv).toHaveLength(zones);
+        expect(new Set(priv.map((s) => s.inputs.availabilityZone)).size).toBe(zones);
+        for (const s of pub) {
+            expect(tagsOf(s)).toMatchObject({ "kubernetes.io/role/elb": "1", [`kubernetes.io/cluster/${name}`]: "shared" });
+            expect(s.inputs.mapPublicIpOnLaunch).toBe(false);
+        }
+        for (const s of priv) expect(tagsOf(s)).toMatchObject({ "kubernetes.io/role/internal-elb": "1", [`kubernetes.io/cluster/${name}`]: "shared" });
+    });
+
+    it("logs all VPC traffic to CloudWatch with the configured retention", () => {
+        const flow = one("aws:ec2/flowLog:FlowLog", `${name}-network-flow-logs`).inputs;
+        expect(flow).toMatchObject({ vpcId: `${name}-network-vpc-id`, trafficType: "ALL", logDestinationType: "cloud-watch-logs" });
+        expect(one("aws:cloudwatch/logGroup:LogGroup", `${name}-network-flow-logs`).inputs.retentionInDays).toBe(production ? 365 : 30);
+    });
+
+    it(`routes private subnets through ${nats} NAT gateway(s)`, () => {
+        const natGateways = ofType("aws:ec2/natGateway:NatGateway", `${name}-network-`);
+        expect(natGateways).toHaveLength(nats);
+        const privateRoutes = ofType("aws:ec2/routeTable:RouteTable", `${name}-network-private-`);
+        expect(privateRoutes).toHaveLength(zones);
+        const targets = privateRoutes.map((rt) => obj((rt.inputs.routes as Json[])[0]).natGatewayId);
+        expect(new Set(targets).size).toBe(nats);
+    });
+
+    it("runs the control plane with its own role, pinned version, KMS-encrypted secrets, audit logs and API access entries", async () => {
+        expect(managedPoliciesOf(`${name}-cluster`)).toEqual([`${AWS}AmazonEKSClusterPolicy`]);
+        const trust = JSON.parse(String(one("aws:iam/role:Role", `${name}-cluster`).inputs.assumeRolePolicy)) as { Statement: Json[] };
+        expect(trust.Statement).toEqual([{ Effect: "Allow", Principal: { Service: "eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }]);
+
+        const c = one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs;
+        expect(c.name).toBe(name);
+        expect(c.version).toBe("1.35");
+        expect(c.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
+        expect(obj(c.accessConfig)).toEqual({ authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false });
+        const keyArn = await valueOf(built.cluster.secretsKey.arn);
+        expect(obj(c.encryptionConfig)).toEqual({ provider: { keyArn }, resources: ["secrets"] });
+        expect(obj(c.vpcConfig).endpointPrivateAccess).toBe(true);
+        expect(c.deletionProtection).toBe(production);
+
+        const key = one("aws:kms/key:Key", `${name}-secrets`).inputs;
+        expect(key.enableKeyRotation).toBe(true);
+        const keyUse = one("aws:iam/rolePolicy:RolePolicy", `${name}-cluster-secrets-key`).inputs;
+        expect(keyUse.role).toBe(`${name}-cluster`);
+        expect(JSON.parse(String(keyUse.policy)).Statement[0].Resource).toBe(keyArn);
+        const logs = one("aws:cloudwatch/logGroup:LogGroup", `${name}-cluster`).inputs;
+        expect(logs.name).toBe(`/aws/eks/${name}/cluster`);
+        expect(logs.retentionInDays).toBe(production ? 365 : 30);
+
+        const admin = one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", `${name}-admin`).inputs;
+        expect(admin).toMatchObject({
+            principalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin",
+            policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            accessScope: { type: "cluster" },
+        });
+        expect(one("aws:eks/accessEntry:AccessEntry", `${name}-nodes`).inputs).toMatchObject({ type: "EC2_LINUX", principalArn: `arn:aws:iam::123456789012:role/${name}-nodes` });
+    });
+
+    it(production ? "allows the public endpoint only from operator CIDRs and protects the cluster and its key" : "opens the public endpoint (with a warning) and does not protect anything", () => {
+        const vpc = obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig);
+        expect(vpc.endpointPublicAccess).toBe(true);
+        expect(vpc.publicAccessCidrs).toEqual(production ? ["203.0.113.0/24"] : ["0.0.0.0/0"]);
+        expect(warnings).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
+        expect(one("aws:eks/cluster:Cluster", `${name}-cluster`).options.protect).toBe(production);
+        expect(one("aws:kms/key:Key", `${name}-secrets`).options.protect).toBe(production);
+    });
+
+    it("gives nodes the worker, ECR read-only and CNI policies, IMDSv2 with one hop, encrypted gp3 roots and AL2023", () => {
+        expect(managedPoliciesOf(`${name}-nodes`).sort()).toEqual([`${AWS}AmazonEC2ContainerRegistryReadOnly`, `${AWS}AmazonEKSWorkerNodePolicy`, `${AWS}AmazonEKS_CNI_Policy`]);
+        const lt = one("aws:ec2/launchTemplate:LaunchTemplate", `${name}-nodes`).inputs;
+        expect(obj(lt.metadataOptions)).toMatchObject({ httpTokens: "required", httpPutResponseHopLimit: 1 });
+        expect(obj((lt.blockDeviceMappings as Json[])[0]).ebs).toMatchObject({ volumeType: "gp3", encrypted: "true" });
+        const instanceTags = (lt.tagSpecifications as Json[]).find((t) => t.resourceType === "instance");
+        expect(obj(instanceTags?.tags)).toMatchObject({ project: "kubeforge", stack, component: "cluster" });
+
+        const ng = one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs;
+        expect(ng.amiType).toBe("AL2023_x86_64_STANDARD");
+        expect(ng.capacityType).toBe(production ? "ON_DEMAND" : "SPOT");
+        expect(obj(ng.scalingConfig)).toEqual(production ? { minSize: 3, desiredSize: 3, maxSize: 9 } : { minSize: 2, desiredSize: 2, maxSize: 4 });
+        expect(obj(ng.updateConfig)).toEqual({ maxUnavailablePercentage: 33 });
+        expect(obj(ng.launchTemplate)).toEqual({ id: `${name}-nodes-id`, version: "1" });
+        expect(tagsOf(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`))).toMatchObject({ "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" });
+        expect(ng.subnetIds).toEqual(ofType("aws:ec2/subnet:Subnet", `${name}-network-private-`).map((s) => `${s.name}-id`));
+    });
+
+    it("leaves the node count to the Cluster Autoscaler after creation", () => {
+        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).options.ignoreChanges).toEqual(["scalingConfig.desiredSize"]);
+    });
+
+    it("installs the EKS add-ons, the VPC CNI enforcing NetworkPolicy", () => {
+        const addons = ofType("aws:eks/addon:Addon", name);
+        expect(addons.map((a) => a.inputs.addonName).sort()).toEqual(["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
+        const cni = one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs;
+        expect(JSON.parse(String(cni.configurationValues))).toEqual({ enableNetworkPolicy: "true" });
+        // Versions not pinned in config are looked up for the cluster's Kubernetes version (the fake answers v<k8s>.0-eksbuild.1).
+        for (const a of addons) expect(a.inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
+    });
+
+    it("runs the Cluster Autoscaler from its chart, discovering this cluster's node groups, with exactly the README's permissions", () => {
+        const release = one("kubernetes:helm.sh/v3:Release", `${name}-cluster-autoscaler`).inputs;
+        expect(release).toMatchObject({ name: "cluster-autoscaler", chart: "cluster-autoscaler", repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" }, namespace: "kube-system" });
+        expect(release.version).toMatch(/^9\.\d+\.\d+$/);
+        expect(obj(release.values)).toMatchObject({ cloudProvider: "aws", awsRegion: "eu-west-1", autoDiscovery: { clusterName: name }, rbac: { serviceAccount: { name: "cluster-autoscaler" } } });
+        // The autoscaler's minor matches the control plane's.
+        expect(obj(release.values)).toMatchObject({ image: { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: expect.stringMatching(/^v1\.35\.[0-9]+@sha256:/) } });
+
+        const statements = policyOf(`${name}-cluster-autoscaler`).Statement;
+        const actions = statements.flatMap((s) => s.Action as string[]).sort();
+        expect(actions).toEqual([
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations",
+            "autoscaling:DescribeScalingActivities",
+            "autoscaling:SetDesiredCapacity",
+            "autoscaling:TerminateInstanceInAutoScalingGroup",
+            "ec2:DescribeImages",
+            "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:GetInstanceTypesFromInstanceRequirements",
+            "eks:DescribeNodegroup",
+        ]);
+        const mutating = statements.find((s) => (s.Action as string[]).includes("autoscaling:SetDesiredCapacity"));
+        expect(mutating?.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", [`aws:ResourceTag/k8s.io/cluster-autoscaler/${name}`]: "owned" } });
+        expectPodIdentity(`${name}-cluster-autoscaler`, "cluster-autoscaler");
+    });
+
+    it("runs the AWS Load Balancer Controller from its chart with the official IAM policy", () => {
+        const release = one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs;
+        expect(release).toMatchObject({ name: "aws-load-balancer-controller", chart: "aws-load-balancer-controller", repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
+        expect(obj(release.values)).toMatchObject({ clusterName: name, region: "eu-west-1", vpcId: `${name}-network-vpc-id`, serviceAccount: { name: "aws-load-balancer-controller" }, replicaCount: 2, podDisruptionBudget: { maxUnavailable: 1 } });
+        expect(policyOf(`${name}-aws-load-balancer-controller`)).toEqual(loadBalancerControllerPolicy());
+        expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
+    });
+
+    it("gives public services an internet-facing NLB with IP targets, admits the VPC CIDR, and holds workloads for nodes and the controller", async () => {
+        expect(built.cluster.loadBalancerAnnotations).toEqual({
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        });
+        const ranges = await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(r)));
+        expect(ranges).toEqual([production ? "10.30.0.0/16" : "10.20.0.0/16"]);
+        const deps = built.cluster.workloadDependencies.map((r) => (r as unknown as { __name: string }).__name);
+        expect(deps).toEqual([`${name}-nodes`, `${name}-coredns`, `${name}-aws-load-balancer-controller`]);
+        expect(built.cluster.hasZones).toBe(true);
+    });
+
+    it("pushes each built service to its own immutable, scanned ECR repository", async () => {
+        const repos = ofType("aws:ecr/repository:Repository", name);
+        expect(repos.map((r) => r.inputs.name).sort()).toEqual([`${name}/backend`, `${name}/messages`, `${name}/reports`]);
+        for (const r of repos) {
+            expect(r.inputs).toMatchObject({ imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: !production });
+        }
+        const lifecycle = JSON.parse(String(ofType("aws:ecr/lifecyclePolicy:LifecyclePolicy", name)[0]?.inputs.policy)) as { rules: Json[] };
+        expect(obj(lifecycle.rules[0]).selection).toEqual({ tagStatus: "any", countType: "imageCountMoreThan", countNumber: production ? 50 : 10 });
+        expect(await valueOf(built.cluster.registry.repository("backend"))).toBe(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/${name}/backend`);
+        expect(await valueOf(built.cluster.registry.credentials)).toEqual({ server: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "fake-ecr-password" });
+        expect(() => built.cluster.registry.repository("nope")).toThrow('no ECR repository for service "nope"');
+        expect(built.cluster.registry.platform).toBe("linux/amd64");
+    });
+
+    it("creates things in the order a real cluster needs them", () => {
+        const dependsOn = (type: string, resource: string, ...needed: string[]) => {
+            const deps = one(type, resource).options.dependencies;
+            // `needed` is a name, or `type::name` where names repeat across types.
+            for (const n of needed) expect(deps.some((urn) => urn.endsWith(n.includes("::") ? n : `::${n}`)), `${resource} waits for ${n}`).toBe(true);
+        };
+        dependsOn("aws:eks/cluster:Cluster", `${name}-cluster`, `aws:cloudwatch/logGroup:LogGroup::${name}-cluster`, `${name}-cluster-secrets-key`, `${name}-cluster-AmazonEKSClusterPolicy`);
+        // Networking, service routing and pod credentials before nodes; DNS once nodes run.
+        dependsOn("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`, `${name}-vpc-cni`, `${name}-kube-proxy`, `${name}-eks-pod-identity-agent`, `${name}-nodes-AmazonEKSWorkerNodePolicy`);
+        dependsOn("aws:eks/addon:Addon", `${name}-coredns`, `${name}-nodes`);
+        // The Kubernetes provider only once the admin can use the API.
+        dependsOn("pulumi:providers:kubernetes", `${name}-k8s`, `${name}-admin`);
+        for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
+            dependsOn("kubernetes:helm.sh/v3:Release", `${name}-${controller}`, `${name}-nodes`, `${name}-coredns`, `${name}-${controller}`);
+        }
+    });
+
+    it("tags every AWS resource through the provider's default tags", () => {
+        const provider = one("pulumi:providers:aws", `${name}-aws`).inputs;
+        expect(provider.region).toBe("eu-west-1");
+        expect(JSON.parse(String(provider.defaultTags))).toEqual({ tags: { project: "kubeforge", stack, component: "cluster" } });
+    });
+
+    it("exports a kubeconfig that authenticates with aws eks get-token, and the cluster's identifiers", async () => {
+        const kubeconfig = JSON.parse(await valueOf(built.cluster.kubeconfig)) as { users: { user: { exec: { command: string; args: string[] } } }[]; clusters: { cluster: { server: string } }[] };
+        expect(kubeconfig.users[0]?.user.exec.command).toBe("aws");
+        expect(kubeconfig.users[0]?.user.exec.args).toEqual(["eks", "get-token", "--cluster-name", name, "--region", "eu-west-1", "--output", "json"]);
+        expect(kubeconfig.clusters[0]?.cluster.server).toBe(await valueOf(built.cluster.endpoint));
+        expect(await valueOf(built.cluster.clusterName)).toBe(name);
+        expect(await valueOf(built.cluster.oidcIssuer)).toMatch(/^https:\/\/oidc\.eks\.eu-west-1\.amazonaws\.com\/id\//);
+        expect(await valueOf(built.cluster.nodeGroupName)).toBe(`${name}-nodes`);
+    });
+});
+
+function expectPodIdentity(name: string, serviceAccount: string): void {
+    const trust = JSON.parse(String(one("aws:iam/role:Role", name).inputs.assumeRolePolicy)) as { Statement: Json[] };
+    expect(trust.Statement).toEqual([{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }]);
+    expect(managedPoliciesOf(name)).toEqual([`arn:aws:iam::123456789012:policy/${name}`]);
+    expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
+}
+
+describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint", () => {
+    const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
+    const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
+    const name = "kubeforge-byo";
+    let built: Built;
+    beforeAll(async () => {
+        built = await build(
+            "prod",
+            (raw) => {
+                const eks = obj(obj(raw.cluster).eks);
+                eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds };
+                eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 3, maxSize: 6 };
+                eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
+                eks.publicAccessCidrs = [];
+            },
+            "byo",
+        );
+    });
+
+    it("creates no network, only tags the given subnets for the cluster and the load balancers", () => {
+        for (const type of ["aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway", "aws:ec2/flowLog:FlowLog"]) expect(ofType(type, name), type).toEqual([]);
+        const tags = ofType("aws:ec2/tag:Tag", name).map((t) => `${String(t.inputs.resourceId)} ${String(t.inputs.key)}=${String(t.inputs.value)}`);
+        expect(tags.sort()).toEqual(
+            [
+                ...publicSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
+                ...privateSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/internal-elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
+            ].sort(),
+        );
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).subnetIds).toEqual(privateSubnetIds);
+        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.subnetIds).toEqual(privateSubnetIds);
+        expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
+    });
+
+    it("keeps the API endpoint private when no public CIDRs are given", () => {
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig)).toMatchObject({ endpointPrivateAccess: true, endpointPublicAccess: false });
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).publicAccessCidrs).toBeUndefined();
+    });
+
+    it("admits the existing VPC's CIDR as the load balancers' source", async () => {
+        expect(await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(r)))).toEqual(["10.99.0.0/16"]);
+    });
+
+    it("runs Graviton nodes on the AL2023 ARM AMI and builds images for linux/arm64", () => {
+        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.amiType).toBe("AL2023_ARM_64_STANDARD");
+        expect(built.cluster.registry.platform).toBe("linux/arm64");
+    });
+
+    it("installs a pinned add-on version as given and looks up the others", () => {
+        expect(one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs.addonVersion).toBe("v1.20.1-eksbuild.3");
+        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
+    });
+});
