@@ -1,0 +1,17 @@
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { AWS, type EksCluster } from "../lib/aws";
+
+/** EKS control planes send the Kubernetes audit log to CloudWatch. */
+export const eksAuditLogging: ResourceValidationPolicy = {
+    name: "eks-audit-logging",
+    description: "EKS clusters enable control-plane audit logging (enabledClusterLogTypes includes \"audit\").",
+    enforcementLevel: "mandatory",
+    severity: "medium",
+    validateResource: (args, report) => {
+        if (args.type !== AWS.eksCluster) return;
+        const cluster = args.props as EksCluster;
+        if (!(cluster.enabledClusterLogTypes ?? []).includes("audit")) {
+            report(`EKS cluster "${args.name}" does not log audit events; add "audit" to enabledClusterLogTypes (with "api" and "authenticator").`);
+        }
+    },
+};
