@@ -268,6 +268,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: Json, schema: z.ZodType):
             const key = issue.keys[0] ?? "";
             return { path: [...path, key], text: `is not a known key (allowed: ${keysOfShape(schema, path).join(", ")})` };
         }
+        case "invalid_key": {
+            const key = path[path.length - 1];
+            return { path, text: `${JSON.stringify(key)} ${issue.issues[0]?.message ?? issue.message}` };
+        }
         case "invalid_value":
             return { path, text: `${show(valueAt(input, path))} is not allowed (allowed: ${issue.values.map((v) => JSON.stringify(v)).join(", ")})` };
         case "invalid_type":

@@ -12,6 +12,8 @@ import { ExistingCluster } from "./existing";
 export interface ImageRegistry {
     /** Repository (without tag) for a service's image, e.g. `localhost:5001/backend`. */
     repository(service: string): pulumi.Output<string>;
+    /** Platform images are built for (e.g. `linux/amd64`); undefined builds for the local machine's. */
+    readonly platform?: string;
     /** Push credentials; undefined when the local Docker credential store already has them. */
     readonly credentials?: pulumi.Output<RegistryCredentials>;
 }

@@ -1,0 +1,202 @@
+/**
+ * Runs the real program (`index.ts`) under Pulumi's mocks with a stack's config and records
+ * every resource it registers: no CLI, no credentials, no network. Used by `npm run synth` and
+ * by the tests.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+/** One registered resource or component, as the synth contract describes it (plus options). */
+export interface RecordedResource {
+    /** Type token, e.g. `kubernetes:apps/v1:Deployment` or `kubeforge:microservice:Microservice`. */
+    type: string;
+    /** Logical name. */
+    name: string;
+    /** Logical name of the parent, or null for top-level resources. */
+    parent: string | null;
+    /** Inputs as declared (resolved under mocks). */
+    inputs: Record<string, unknown>;
+    /** Resource options a user depends on. */
+    options: {
+        protect: boolean;
+        ignoreChanges: string[];
+        /** URNs it depends on: through its inputs and through `dependsOn`. */
+        dependencies: string[];
+        /** Provider reference (`urn::id`), if any. */
+        provider: string;
+    };
+    /** Whether it is a custom resource (false for components). */
+    custom: boolean;
+    /** URN the mock monitor gave it. */
+    urn: string;
+}
+
+/** A program run under mocks. */
+export interface ProgramRun {
+    resources: RecordedResource[];
+    /** Stack outputs, resolved. */
+    outputs: Record<string, unknown>;
+}
+
+/** Project root (where Pulumi.yaml lives). */
+export const PROJECT_ROOT = join(__dirname, "..");
+
+/** `config:` of `Pulumi.<stack>.yaml`, as Pulumi's config map (`namespace:key` to value). */
+export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
+    return readConfigFile(join(root, `Pulumi.${stack}.yaml`));
+}
+
+/** `config:` of a stack file at any path. */
+export function readConfigFile(file: string): Record<string, unknown> {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch {
+        throw new Error(`cannot read stack file ${file}`);
+    }
+    const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
+    return doc.config ?? {};
+}
+
+/** Project-level config defaults from Pulumi.yaml (`config:` entries with a `default`). */
+export function readProjectDefaults(root = PROJECT_ROOT): Record<string, unknown> {
+    const doc = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string; config?: Record<string, { default?: unknown }> };
+    const out: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(doc.config ?? {})) {
+        if (spec && typeof spec === "object" && "default" in spec) out[key.includes(":") ? key : `${doc.name}:${key}`] = spec.default;
+    }
+    return out;
+}
+
+function shortHash(text: string): string {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    return h.toString(16).padStart(8, "0");
+}
+
+/** Fake provider state for a resource: its inputs plus what the real provider would compute. */
+export function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const state: Record<string, unknown> = { ...inputs };
+    switch (type) {
+        case "kubernetes:core/v1:Service": {
+            const spec = inputs.spec as { type?: string } | undefined;
+            if (spec?.type === "LoadBalancer") state.status = { loadBalancer: { ingress: [{ ip: `198.51.100.${parseInt(shortHash(name).slice(0, 2), 16) % 250 + 1}` }] } };
+            break;
+        }
+        case "docker:index/image:Image": {
+            const imageName = String(inputs.imageName ?? name);
+            const repo = imageName.replace(/:[^:/]+$/, "");
+            state.repoDigest = `${repo}@sha256:${shortHash(imageName).repeat(8)}`;
+            break;
+        }
+    }
+    return state;
+}
+
+/** Fake results of provider functions (invokes) the program calls. */
+export function fakeCall(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (token) {
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+        case "aws:index/getRegion:getRegion":
+            return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "AIDEXAMPLE", id: "123456789012" };
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"], id: "eu-west-1" };
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return { userName: "AWS", password: "fake-ecr-password", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", authorizationToken: "QVdTOmZha2U=", id: "ecr" };
+        default:
+            return { ...inputs };
+    }
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getProtect(): boolean;
+    getIgnorechangesList(): string[];
+    getDependenciesList(): string[];
+    getProvider(): string;
+    getObject(): unknown;
+}
+interface Monitor {
+    registerResource(req: RegisterRequest, callback: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
+}
+
+// `waitForRPCs` (wait until every pending registration is done) is exported but not declared.
+const runtimeSettings = settings as unknown as { waitForRPCs(): Promise<void>; getMonitor(): Monitor | undefined };
+
+/**
+ * Run `load()` (which must import the program afresh) under mocks with `config`, and return every
+ * resource it registered, in registration order, and its stack outputs.
+ */
+export async function runUnderMocks(
+    stack: string,
+    config: Record<string, unknown>,
+    load: () => Promise<Record<string, unknown>>,
+    project = "kubeforge",
+): Promise<ProgramRun> {
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat);
+
+    await pulumi.runtime.setMocks({
+        newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: fakeState(args.type, args.name, args.inputs as Record<string, unknown>) }),
+        call: (args) => fakeCall(args.token, args.inputs as Record<string, unknown>),
+    }, project, stack, false);
+
+    const resources: RecordedResource[] = [];
+    const monitor = runtimeSettings.getMonitor();
+    if (!monitor) throw new Error("mock monitor missing after setMocks");
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = async (req, callback) => {
+        const record: RecordedResource = {
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent() ? req.getParent().split("::").pop() ?? null : null,
+            inputs: deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]) as Record<string, unknown>,
+            options: {
+                protect: req.getProtect(),
+                ignoreChanges: req.getIgnorechangesList(),
+                dependencies: req.getDependenciesList(),
+                provider: req.getProvider(),
+            },
+            custom: req.getCustom(),
+            urn: "",
+        };
+        resources.push(record);
+        return register(req, (err, res) => {
+            if (res) record.urn = res.getUrn();
+            callback(err, res);
+        });
+    };
+
+    const exported = await load();
+    await runtimeSettings.waitForRPCs();
+    const outputs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(exported)) {
+        outputs[key] = await resolve(value);
+    }
+    return { resources, outputs };
+}
+
+/** Resolve an exported value (Outputs, possibly nested in plain objects) under mocks. */
+async function resolve(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        return new Promise((done) => (value as pulumi.Output<unknown>).apply((v) => { done(v); return v; }));
+    }
+    if (Array.isArray(value)) return Promise.all(value.map(resolve));
+    if (value && typeof value === "object") {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) out[k] = await resolve(v);
+        return out;
+    }
+    return value;
+}

@@ -1,0 +1,70 @@
+/**
+ * `npm run synth -- <stack>`: render the stack offline.
+ *
+ * Runs the real program under Pulumi's mocks with the config of `Pulumi.<stack>.yaml` and writes
+ * `synth/<stack>/resources.json` (every resource and component, in registration order) and
+ * `synth/<stack>/kubernetes.yaml` (every Kubernetes object, for kubeconform, kube-score & co.).
+ * Invalid stack config exits 1 with one line per problem naming the key.
+ *
+ * `npm run synth -- <stack> --stack-file FILE` renders FILE's config as stack <stack> (a template
+ * for a new environment, before it becomes `Pulumi.<stack>.yaml`).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { PROJECT_ROOT, readConfigFile, readProjectDefaults, readStackConfig, runUnderMocks, type RecordedResource } from "./mocks";
+
+/** The synth contract's view of a resource. */
+export function contractEntry(r: RecordedResource): { type: string; name: string; parent: string | null; inputs: Record<string, unknown>; options: RecordedResource["options"] } {
+    return { type: r.type, name: r.name, parent: r.parent, inputs: r.inputs, options: r.options };
+}
+
+/** `kubernetes:<group>/<version>:<Kind>` of a plain Kubernetes object (not Helm, YAML groups or providers). */
+const K8S_OBJECT = /^kubernetes:(?!helm\.sh|yaml|kustomize)([^:]+):([A-Za-z]+)$/;
+
+/** Every Kubernetes object among the resources, as the manifest a cluster would receive. */
+export function kubernetesObjects(resources: RecordedResource[]): Record<string, unknown>[] {
+    return resources.flatMap((r) => {
+        const m = K8S_OBJECT.exec(r.type);
+        if (!m) return [];
+        const group = m[1] ?? "";
+        const apiVersion = group.startsWith("core/") ? group.slice("core/".length) : group;
+        const { apiVersion: _a, kind: _k, metadata, ...rest } = r.inputs;
+        return [{ apiVersion, kind: m[2], metadata: metadata ?? {}, ...rest }];
+    });
+}
+
+async function main(argv: string[]): Promise<number> {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { "stack-file": { type: "string" } } });
+    const stack = positionals[0];
+    if (!stack || positionals.length > 1) {
+        console.error("usage: npm run synth -- <stack> [--stack-file FILE]   (e.g. dev, staging, prod)");
+        return 2;
+    }
+    let config: Record<string, unknown>;
+    try {
+        const stackFile = values["stack-file"];
+        config = { ...readProjectDefaults(), ...(stackFile ? readConfigFile(stackFile) : readStackConfig(stack)) };
+    } catch (err) {
+        console.error((err as Error).message);
+        return 2;
+    }
+    const started = Date.now();
+    const run = await runUnderMocks(stack, config, () => import("../index"));
+    const dir = join(PROJECT_ROOT, "synth", stack);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "resources.json"), JSON.stringify(run.resources.map(contractEntry), null, 2) + "\n");
+    const objects = kubernetesObjects(run.resources);
+    writeFileSync(join(dir, "kubernetes.yaml"), objects.map((o) => stringify(o)).join("---\n"));
+    console.log(`synth/${stack}: ${run.resources.length} resources, ${objects.length} Kubernetes objects (${Date.now() - started} ms)`);
+    return 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
+        // Invalid config (and other deliberate RunErrors) is one clear line per problem, not a trace.
+        console.error(err.name === "ConfigError" || err.name === "RunError" ? err.message : err.stack ?? String(err));
+        process.exit(1);
+    });
+}
