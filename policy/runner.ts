@@ -23,6 +23,16 @@ export interface SynthResource {
     name: string;
     parent: string | null;
     inputs: Record<string, unknown>;
+    /** Resource options the synth records, when it does. */
+    options?: SynthOptions;
+}
+
+/** The resource options of a synth entry the policies can see. */
+export interface SynthOptions {
+    protect?: boolean;
+    ignoreChanges?: string[];
+    /** URNs of the resources it depends on (through its inputs or `dependsOn`). */
+    dependencies?: string[];
 }
 
 /** One policy's entry in a policy pack config file: a level, or knobs with an optional level. */
@@ -68,7 +78,8 @@ export function parseSynth(text: string, source: string): SynthResource[] {
         const ok = isRecord(entry) && typeof entry.type === "string" && typeof entry.name === "string" &&
             (entry.parent === null || entry.parent === undefined || typeof entry.parent === "string") && isRecord(entry.inputs ?? {});
         if (!ok) throw new PolicyInputError(`${source}: entry [${i}] is not {type: string, name: string, parent: string|null, inputs: object}`);
-        return { type: entry.type as string, name: entry.name as string, parent: (entry.parent as string | null | undefined) ?? null, inputs: (entry.inputs ?? {}) as Record<string, unknown> };
+        const options = isRecord(entry.options) ? (entry.options as SynthOptions) : undefined;
+        return { type: entry.type as string, name: entry.name as string, parent: (entry.parent as string | null | undefined) ?? null, inputs: (entry.inputs ?? {}) as Record<string, unknown>, options };
     });
 }
 
@@ -125,11 +136,12 @@ export function policySettings(policy: { name: string; enforcementLevel?: Enforc
 
 /**
  * Synth entries as the policy SDK's resources, with URNs as Pulumi builds them
- * (`urn:pulumi:<stack>::<project>::<parent types $ type>::<name>`) and parents linked.
+ * (`urn:pulumi:<stack>::<project>::<parent types $ type>::<name>`), parents and dependencies
+ * linked. (The synth records dependencies as one list, so `propertyDependencies` stays empty.)
  */
 export function toPolicyResources(synth: SynthResource[], stack: string, project = "kubeforge"): PolicyResource[] {
     const byName = new Map<string, PolicyResource>();
-    return synth.map((s) => {
+    const resources = synth.map((s) => {
         const parent = s.parent === null ? undefined : byName.get(s.parent);
         const parentTypes = parent ? parent.urn.split("::")[2] ?? "" : "";
         const qualifiedType = parentTypes ? `${parentTypes}$${s.type}` : s.type;
@@ -138,7 +150,14 @@ export function toPolicyResources(synth: SynthResource[], stack: string, project
             name: s.name,
             urn: `urn:pulumi:${stack}::${project}::${qualifiedType}::${s.name}`,
             props: s.inputs,
-            opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, parent: parent?.urn },
+            opts: {
+                protect: s.options?.protect ?? false,
+                ignoreChanges: s.options?.ignoreChanges ?? [],
+                aliases: [],
+                additionalSecretOutputs: [],
+                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+                parent: parent?.urn,
+            },
             parent,
             dependencies: [],
             propertyDependencies: {},
@@ -148,6 +167,12 @@ export function toPolicyResources(synth: SynthResource[], stack: string, project
         byName.set(s.name, resource);
         return resource;
     });
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    synth.forEach((s, i) => {
+        const deps = (s.options?.dependencies ?? []).flatMap((urn) => byUrn.get(urn) ?? []);
+        resources[i]?.dependencies.push(...deps);
+    });
+    return resources;
 }
 
 function isTypeOf(type: string, cls: unknown): boolean {

@@ -3,11 +3,18 @@ import { AWS, type EksNodeGroup, type LaunchTemplate } from "../lib/aws";
 import { skipUnknown } from "../lib/policy";
 
 /**
- * The launch template a node group's `launchTemplate` reference names, looked up by name or by id.
- * Ids are compared with the template's `id` property (its output in a real stack; the mock id in
- * the offline synth).
+ * The launch template a node group uses. Preferably the one its `launchTemplate` input depends on
+ * (known even while the template's id is unknown during preview, and in the offline synth);
+ * otherwise the template of the stack whose `name`, or `id` output, the reference names.
  */
-export function findLaunchTemplate(ref: { id?: string; name?: string }, templates: PolicyResource[]): PolicyResource | undefined {
+export function findLaunchTemplate(nodeGroup: PolicyResource, templates: PolicyResource[]): PolicyResource | undefined {
+    const fromInput = (nodeGroup.propertyDependencies.launchTemplate ?? []).filter((d) => d.type === AWS.launchTemplate);
+    const fromAny = nodeGroup.dependencies.filter((d) => d.type === AWS.launchTemplate);
+    for (const candidates of [fromInput, fromAny]) {
+        const unique = [...new Set(candidates)];
+        if (unique.length === 1) return unique[0];
+    }
+    const ref = (nodeGroup.props as EksNodeGroup).launchTemplate ?? {};
     return templates.find((t) => {
         const lt = t.props as LaunchTemplate;
         return (ref.name !== undefined && lt.name === ref.name) || (ref.id !== undefined && lt.id === ref.id);
@@ -34,7 +41,7 @@ export const eksNodeGroupImdsv2: StackValidationPolicy = {
                     report(`EKS node group "${ng.name}" uses no launch template, so nodes accept IMDSv1; give it a launchTemplate whose metadataOptions.httpTokens is "required".`, ng.urn);
                     return;
                 }
-                const lt = findLaunchTemplate(ref, templates);
+                const lt = findLaunchTemplate(ng, templates);
                 if (!lt) {
                     report(`EKS node group "${ng.name}" uses launch template ${JSON.stringify(ref.name ?? ref.id)}, which is not declared in this stack, so IMDSv2 cannot be verified; declare the launch template in the stack with metadataOptions.httpTokens "required".`, ng.urn);
                     return;

@@ -13,6 +13,8 @@ import { noWorldIngress } from "../policies/no-world-ingress";
 import { fixture, messages } from "./util";
 
 const CLUSTER = "kubeforge-prod-cluster";
+/** The policy SDK's sentinel for a string that is unknown during preview. */
+const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const NODES = "kubeforge-prod-nodes";
 
 function edited<T>(name: string, edit: (inputs: T) => void, type?: string): SynthResource[] {
@@ -107,11 +109,38 @@ describe("eks-nodegroup-imdsv2", () => {
         expect(missing[0]).toContain('uses launch template "lt-elsewhere", which is not declared in this stack, so IMDSv2 cannot be verified');
     });
 
-    it("does not judge a launch template id that is unknown during preview", async () => {
-        const resources = toPolicyResources(editNodeGroup((n) => (n.launchTemplate = { id: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" })), "test");
+    it("follows the node group's dependency on its template when the id is a mock id", async () => {
+        const resources = editNodeGroup((n) => (n.launchTemplate = { id: `${NODES}-id`, version: "1" }));
         const ng = resources.find((r) => r.type === "aws:eks/nodeGroup:NodeGroup")!;
-        ng.props = unknownCheckingProxy(ng.props);
-        expect(await runPolicies([eksNodeGroupImdsv2], resources, {})).toEqual([]);
+        expect(await messages(eksNodeGroupImdsv2, resources)).toHaveLength(1);
+        ng.options = { dependencies: ["urn:pulumi:test::kubeforge::kubeforge:cluster:EksCluster$aws:ec2/launchTemplate:LaunchTemplate::kubeforge-prod-nodes"] };
+        expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = {};
+        expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([
+            `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
+        ]);
+    });
+
+    describe("during preview, with the template's id unknown", () => {
+        function preview(httpTokens: string, withPropertyDependency: boolean) {
+            const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens })), "test");
+            const ng = resources.find((r) => r.type === "aws:eks/nodeGroup:NodeGroup")!;
+            const lt = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
+            ng.props = unknownCheckingProxy({ ...ng.props, launchTemplate: { id: UNKNOWN_STRING, version: UNKNOWN_STRING } });
+            if (withPropertyDependency) ng.propertyDependencies = { launchTemplate: [lt] };
+            return runPolicies([eksNodeGroupImdsv2], resources, {});
+        }
+
+        it("still judges the template the launchTemplate input depends on", async () => {
+            expect(await preview("required", true)).toEqual([]);
+            expect((await preview("optional", true)).map((v) => v.message)).toEqual([
+                `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
+            ]);
+        });
+
+        it("reports nothing when it cannot tell which template is meant", async () => {
+            expect(await preview("optional", false)).toEqual([]);
+        });
     });
 });
 
