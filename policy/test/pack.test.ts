@@ -40,6 +40,17 @@ describe("the pack", () => {
     });
 });
 
+describe("docs/environments.md", () => {
+    it("documents every policy and every knob", () => {
+        const doc = readFileSync(join(__dirname, "..", "..", "docs", "environments.md"), "utf8");
+        for (const p of policies) {
+            const row = doc.split("\n").find((line) => line.startsWith(`| \`${p.name}\` |`));
+            expect(row, p.name).toBeDefined();
+            for (const knob of Object.keys(p.configSchema?.properties ?? {})) expect(row, `${p.name}.${knob}`).toContain(`\`${knob}\``);
+        }
+    });
+});
+
 describe("policy/config/<stack>.json", () => {
     it("makes every policy advisory in dev and mandatory in staging and prod", () => {
         const levels = (stack: string) => new Set(policies.map((p) => policySettings(p, loadConfig(stack)).enforcementLevel));
