@@ -111,9 +111,6 @@ const POD_TEMPLATE_PATHS: Record<string, readonly string[]> = {
     "kubernetes:core/v1:Pod": [],
 };
 
-/** Type tokens of the workloads whose pods the workload policies check. */
-export const WORKLOAD_TYPES: readonly string[] = Object.keys(POD_TEMPLATE_PATHS);
-
 /**
  * The pod spec of a workload, or undefined when the type is not a workload or declares no pod
  * spec (nothing to judge).

@@ -106,7 +106,7 @@ export function deploymentsOf(args: Pick<StackValidationArgs, "resources">): Dep
 }
 
 /** Every HPA of the stack, in registration order. */
-export function hpasOf(args: Pick<StackValidationArgs, "resources">): HpaEntry[] {
+function hpasOf(args: Pick<StackValidationArgs, "resources">): HpaEntry[] {
     return args.resources
         .filter((r) => r.type === K8S.hpa)
         .map((resource) => {
@@ -124,9 +124,13 @@ export function hpasOf(args: Pick<StackValidationArgs, "resources">): HpaEntry[]
         });
 }
 
-/** The HPAs that scale a Deployment (same namespace, `scaleTargetRef` naming it). */
-export function hpasTargeting(hpas: HpaEntry[], d: DeploymentEntry): HpaEntry[] {
-    return hpas.filter((h) => h.namespace === d.namespace && h.target === d.name);
+/**
+ * Every Deployment of the stack with the HPAs that scale it (same namespace, `scaleTargetRef`
+ * naming it), in registration order.
+ */
+export function autoscaledDeployments(args: Pick<StackValidationArgs, "resources">): { d: DeploymentEntry; owners: HpaEntry[] }[] {
+    const hpas = hpasOf(args);
+    return deploymentsOf(args).map((d) => ({ d, owners: hpas.filter((h) => h.namespace === d.namespace && h.target === d.name) }));
 }
 
 /**
@@ -169,4 +173,14 @@ export function selectorsOf<T extends { metadata?: ObjectMeta }>(
 /** The entries that select a Deployment's pods (same namespace, selector matching its pod labels). */
 export function selecting<T>(entries: SelectorEntry<T>[], d: DeploymentEntry): SelectorEntry<T>[] {
     return entries.filter((e) => e.namespace === d.namespace && selects(e.selector, d.podLabels));
+}
+
+/**
+ * A resource validation for one type token: `check` gets the resource's inputs typed as `T`;
+ * resources of other types are ignored.
+ */
+export function validateType<T>(type: string, check: (props: T, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidation {
+    return (args, report) => {
+        if (args.type === type) check(args.props as T, args, report);
+    };
 }

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploymentsOf, hpasOf, hpasTargeting } from "../lib/policy";
+import { autoscaledDeployments } from "../lib/policy";
 
 /** Every Deployment is scaled by exactly one HPA, with room to scale (maxReplicas above minReplicas). */
 export const deploymentAutoscaled: StackValidationPolicy = {
@@ -8,9 +8,7 @@ export const deploymentAutoscaled: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "medium",
     validateStack: (args, report) => {
-        const hpas = hpasOf(args);
-        for (const d of deploymentsOf(args)) {
-            const owners = hpasTargeting(hpas, d);
+        for (const { d, owners } of autoscaledDeployments(args)) {
             if (owners.length === 0) {
                 report(`${d.label} has no HorizontalPodAutoscaler; add one with scaleTargetRef {kind: Deployment, name: ${d.name}} in namespace ${d.namespace}.`, d.resource.urn);
             } else if (owners.length > 1) {

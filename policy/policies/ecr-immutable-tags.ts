@@ -1,5 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { AWS, type EcrRepository } from "../lib/aws";
+import { validateType } from "../lib/policy";
 
 /** A pushed tag always names the same image, so a deployed tag can be trusted and rolled back to. */
 export const ecrImmutableTags: ResourceValidationPolicy = {
@@ -7,11 +8,10 @@ export const ecrImmutableTags: ResourceValidationPolicy = {
     description: "ECR repositories have immutable image tags.",
     enforcementLevel: "mandatory",
     severity: "medium",
-    validateResource: (args, report) => {
-        if (args.type !== AWS.ecrRepository) return;
-        const mutability = (args.props as EcrRepository).imageTagMutability ?? "MUTABLE";
+    validateResource: validateType<EcrRepository>(AWS.ecrRepository, (props, args, report) => {
+        const mutability = props.imageTagMutability ?? "MUTABLE";
         if (!mutability.startsWith("IMMUTABLE")) {
             report(`ECR repository "${args.name}" has imageTagMutability ${mutability}; set it to IMMUTABLE.`);
         }
-    },
+    }),
 };

@@ -1,5 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { AWS, type EcrRepository } from "../lib/aws";
+import { validateType } from "../lib/policy";
 
 /** ECR scans every pushed image for known vulnerabilities. */
 export const ecrScanOnPush: ResourceValidationPolicy = {
@@ -7,10 +8,9 @@ export const ecrScanOnPush: ResourceValidationPolicy = {
     description: "ECR repositories scan images on push.",
     enforcementLevel: "mandatory",
     severity: "medium",
-    validateResource: (args, report) => {
-        if (args.type !== AWS.ecrRepository) return;
-        if ((args.props as EcrRepository).imageScanningConfiguration?.scanOnPush !== true) {
+    validateResource: validateType<EcrRepository>(AWS.ecrRepository, (props, args, report) => {
+        if (props.imageScanningConfiguration?.scanOnPush !== true) {
             report(`ECR repository "${args.name}" does not scan images on push; set imageScanningConfiguration {scanOnPush: true}.`);
         }
-    },
+    }),
 };

@@ -1,5 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { AWS, type EksCluster } from "../lib/aws";
+import { validateType } from "../lib/policy";
 
 /** EKS control planes send the Kubernetes audit log to CloudWatch. */
 export const eksAuditLogging: ResourceValidationPolicy = {
@@ -7,11 +8,9 @@ export const eksAuditLogging: ResourceValidationPolicy = {
     description: "EKS clusters enable control-plane audit logging (enabledClusterLogTypes includes \"audit\").",
     enforcementLevel: "mandatory",
     severity: "medium",
-    validateResource: (args, report) => {
-        if (args.type !== AWS.eksCluster) return;
-        const cluster = args.props as EksCluster;
-        if (!(cluster.enabledClusterLogTypes ?? []).includes("audit")) {
+    validateResource: validateType<EksCluster>(AWS.eksCluster, (props, args, report) => {
+        if (!(props.enabledClusterLogTypes ?? []).includes("audit")) {
             report(`EKS cluster "${args.name}" does not log audit events; add "audit" to enabledClusterLogTypes (with "api" and "authenticator").`);
         }
-    },
+    }),
 };

@@ -1,6 +1,6 @@
 import type { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
 import { AWS, type EksCluster } from "../lib/aws";
-import { PRODUCTION_KNOB, readConfig } from "../lib/policy";
+import { PRODUCTION_KNOB, readConfig, validateType } from "../lib/policy";
 
 const WORLD = ["0.0.0.0/0", "::/0"];
 
@@ -16,15 +16,14 @@ export const eksEndpointAccess: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema,
-    validateResource: (args, report) => {
-        if (args.type !== AWS.eksCluster) return;
+    validateResource: validateType<EksCluster>(AWS.eksCluster, (props, args, report) => {
         if (!readConfig<{ production: boolean }>(configSchema, args).production) return;
-        const vpc = (args.props as EksCluster).vpcConfig ?? {};
+        const vpc = props.vpcConfig ?? {};
         if (vpc.endpointPublicAccess === false) return;
         const cidrs = vpc.publicAccessCidrs ?? [];
         if (cidrs.length === 0 || cidrs.some((c) => WORLD.includes(c))) {
             const open = cidrs.length === 0 ? "no publicAccessCidrs (AWS then allows 0.0.0.0/0)" : `publicAccessCidrs ${JSON.stringify(cidrs)}`;
             report(`EKS cluster "${args.name}" exposes its public API endpoint to the internet (${open}) in a production stack; set vpcConfig.endpointPublicAccess false or publicAccessCidrs to your office/VPN CIDRs.`);
         }
-    },
+    }),
 };

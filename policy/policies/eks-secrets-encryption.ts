@@ -1,5 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { AWS, type EksCluster } from "../lib/aws";
+import { validateType } from "../lib/policy";
 
 /** EKS clusters envelope-encrypt Kubernetes Secrets with a KMS key. */
 export const eksSecretsEncryption: ResourceValidationPolicy = {
@@ -7,11 +8,9 @@ export const eksSecretsEncryption: ResourceValidationPolicy = {
     description: "EKS clusters encrypt Kubernetes Secrets with KMS (encryptionConfig with resources [\"secrets\"]).",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: (args, report) => {
-        if (args.type !== AWS.eksCluster) return;
-        const cluster = args.props as EksCluster;
-        if (!(cluster.encryptionConfig?.resources ?? []).includes("secrets")) {
+    validateResource: validateType<EksCluster>(AWS.eksCluster, (props, args, report) => {
+        if (!(props.encryptionConfig?.resources ?? []).includes("secrets")) {
             report(`EKS cluster "${args.name}" does not encrypt Secrets with KMS; set encryptionConfig {provider: {keyArn: <KMS key ARN>}, resources: ["secrets"]}.`);
         }
-    },
+    }),
 };

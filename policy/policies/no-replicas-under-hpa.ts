@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { deploymentsOf, hpasOf, hpasTargeting } from "../lib/policy";
+import { autoscaledDeployments } from "../lib/policy";
 
 /**
  * A Deployment an HPA scales leaves `spec.replicas` unset: otherwise every update resets the
@@ -11,9 +11,7 @@ export const noReplicasUnderHpa: StackValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "medium",
     validateStack: (args, report) => {
-        const hpas = hpasOf(args);
-        for (const d of deploymentsOf(args)) {
-            const owners = hpasTargeting(hpas, d);
+        for (const { d, owners } of autoscaledDeployments(args)) {
             if (d.deployment.spec?.replicas !== undefined && owners.length > 0) {
                 report(`${d.label} sets spec.replicas ${d.deployment.spec.replicas} although ${owners.map((h) => h.label).join(", ")} scales it; remove spec.replicas so updates do not reset the HPA's choice.`, d.resource.urn);
             }

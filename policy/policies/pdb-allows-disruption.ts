@@ -1,6 +1,6 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { K8S, type PodDisruptionBudget, scaledCount } from "../lib/kubernetes";
-import { deploymentsOf, hpasOf, hpasTargeting, selecting, selectorsOf } from "../lib/policy";
+import { autoscaledDeployments, selecting, selectorsOf } from "../lib/policy";
 
 /**
  * Why a budget blocks every voluntary disruption of `pods` pods, or undefined when it lets at
@@ -29,9 +29,7 @@ export const pdbAllowsDisruption: StackValidationPolicy = {
     severity: "medium",
     validateStack: (args, report) => {
         const pdbs = selectorsOf<PodDisruptionBudget>(args, K8S.pdb, (p) => p.spec?.selector);
-        const hpas = hpasOf(args);
-        for (const d of deploymentsOf(args)) {
-            const owners = hpasTargeting(hpas, d);
+        for (const { d, owners } of autoscaledDeployments(args)) {
             const pods = owners.length > 0 ? Math.min(...owners.map((h) => h.minReplicas)) : (d.deployment.spec?.replicas ?? 1);
             const source = owners.length > 0 ? "the HPA's minReplicas" : "spec.replicas";
             for (const p of selecting(pdbs, d)) {

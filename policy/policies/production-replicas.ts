@@ -1,6 +1,6 @@
 import type { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
 import { describeObject, type HorizontalPodAutoscaler, K8S } from "../lib/kubernetes";
-import { PRODUCTION_KNOB, readConfig } from "../lib/policy";
+import { PRODUCTION_KNOB, readConfig, validateType } from "../lib/policy";
 
 const configSchema: PolicyConfigSchema = {
     properties: {
@@ -16,14 +16,12 @@ export const productionReplicas: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema,
-    validateResource: (args, report) => {
-        if (args.type !== K8S.hpa) return;
+    validateResource: validateType<HorizontalPodAutoscaler>(K8S.hpa, (props, args, report) => {
         const { production, minReplicas } = readConfig<{ production: boolean; minReplicas: number }>(configSchema, args);
         if (!production) return;
-        const hpa = args.props as HorizontalPodAutoscaler;
-        const min = hpa.spec?.minReplicas ?? 1;
+        const min = props.spec?.minReplicas ?? 1;
         if (min < minReplicas) {
-            report(`${describeObject(args.type, hpa, args.name)} has minReplicas ${min} in a production stack; set the service's replicas.min to at least ${minReplicas}.`);
+            report(`${describeObject(args.type, props, args.name)} has minReplicas ${min} in a production stack; set the service's replicas.min to at least ${minReplicas}.`);
         }
-    },
+    }),
 };

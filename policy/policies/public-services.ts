@@ -1,6 +1,6 @@
 import type { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
 import { describeObject, K8S, type Service } from "../lib/kubernetes";
-import { readConfig } from "../lib/policy";
+import { readConfig, validateType } from "../lib/policy";
 
 const configSchema: PolicyConfigSchema = {
     properties: {
@@ -20,14 +20,12 @@ export const publicServices: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema,
-    validateResource: (args, report) => {
-        if (args.type !== K8S.service) return;
-        const svc = args.props as Service;
-        if (svc.spec?.type !== "LoadBalancer") return;
+    validateResource: validateType<Service>(K8S.service, (props, args, report) => {
+        if (props.spec?.type !== "LoadBalancer") return;
         const { publicServices: allowed } = readConfig<{ publicServices: string[] }>(configSchema, args);
-        const name = svc.metadata?.labels?.["app.kubernetes.io/name"] ?? svc.metadata?.name ?? args.name;
+        const name = props.metadata?.labels?.["app.kubernetes.io/name"] ?? props.metadata?.name ?? args.name;
         if (!allowed.includes(name)) {
-            report(`${describeObject(args.type, svc, args.name)} is a public LoadBalancer but "${name}" is not on the publicServices allow-list (${allowed.join(", ") || "empty"}); make it ClusterIP or add "${name}" to publicServices in policy/config/<stack>.json.`);
+            report(`${describeObject(args.type, props, args.name)} is a public LoadBalancer but "${name}" is not on the publicServices allow-list (${allowed.join(", ") || "empty"}); make it ClusterIP or add "${name}" to publicServices in policy/config/<stack>.json.`);
         }
-    },
+    }),
 };
