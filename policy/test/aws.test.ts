@@ -185,13 +185,13 @@ describe("aws-no-world-ingress", () => {
         const resources = fixture("compliant");
         resources.push(
             { type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "admin", parent: null, inputs: { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 8443, toPort: 8443, cidrIpv4: "0.0.0.0/0" } },
-            { type: "aws:ec2/securityGroupRule:SecurityGroupRule", name: "range", parent: null, inputs: { type: "ingress", securityGroupId: "sg-1", protocol: "tcp", fromPort: 0, toPort: 1024, cidrBlocks: ["0.0.0.0/0"] } },
+            { type: "aws:ec2/securityGroupRule:SecurityGroupRule", name: "range", parent: null, inputs: { type: "ingress", securityGroupId: "sg-1", protocol: "tcp", fromPort: 80, toPort: 1024, cidrBlocks: ["0.0.0.0/0"] } },
             { type: "aws:ec2/securityGroupRule:SecurityGroupRule", name: "egress", parent: null, inputs: { type: "egress", securityGroupId: "sg-1", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] } },
         );
         const found = await messages(noWorldIngress, resources);
         expect(found.map((m) => m.split(";")[0])).toEqual([
             'SecurityGroupIngressRule "admin" rule opens tcp 8443-8443 to 0.0.0.0/0',
-            'SecurityGroupRule "range" rule opens tcp 0-1024 to 0.0.0.0/0',
+            'SecurityGroupRule "range" rule opens tcp 80-1024 to 0.0.0.0/0',
         ]);
         expect(await messages(noWorldIngress, resources, { listenerPorts: [80, 443, 8443] })).toHaveLength(1);
     });
