@@ -183,3 +183,8 @@ export function scaledCount(value: number | string, total: number): number | und
 function isRecord(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/** Labels as a kubectl selector (`a=1,b=2`), sorted so that messages do not depend on key order. */
+export function labelSelectorText(labels: Record<string, string>): string {
+    return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");
+}

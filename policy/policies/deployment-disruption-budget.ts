@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { K8S, type PodDisruptionBudget } from "../lib/kubernetes";
+import { K8S, labelSelectorText, type PodDisruptionBudget } from "../lib/kubernetes";
 import { deploymentsOf, selecting, selectorsOf } from "../lib/policy";
 
 /**
@@ -16,7 +16,7 @@ export const deploymentDisruptionBudget: StackValidationPolicy = {
         for (const d of deploymentsOf(args)) {
             const covering = selecting(pdbs, d);
             if (covering.length === 0) {
-                report(`${d.label} has no PodDisruptionBudget selecting its pods; add one in namespace ${d.namespace} whose selector matches ${JSON.stringify(d.deployment.spec?.selector?.matchLabels ?? d.podLabels)} (e.g. maxUnavailable: 1).`, d.resource.urn);
+                report(`${d.label} has no PodDisruptionBudget selecting its pods; add one in namespace ${d.namespace} whose selector matches ${labelSelectorText(d.deployment.spec?.selector?.matchLabels ?? d.podLabels)} (e.g. maxUnavailable: 1).`, d.resource.urn);
             } else if (covering.length > 1) {
                 report(`${d.label} pods are selected by ${covering.length} PodDisruptionBudgets (${covering.map((p) => p.label).join(", ")}); keep exactly one, the eviction API refuses pods with several.`, d.resource.urn);
             }

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { K8S, type NetworkPolicy } from "../lib/kubernetes";
+import { K8S, labelSelectorText, type NetworkPolicy } from "../lib/kubernetes";
 import { deploymentsOf, selecting, selectorsOf } from "../lib/policy";
 
 /** Every Deployment's pods are fenced by at least one NetworkPolicy, so only declared callers reach them. */
@@ -12,7 +12,7 @@ export const deploymentNetworkPolicy: StackValidationPolicy = {
         const policies = selectorsOf<NetworkPolicy>(args, K8S.networkPolicy, (n) => n.spec?.podSelector);
         for (const d of deploymentsOf(args)) {
             if (selecting(policies, d).length === 0) {
-                report(`${d.label} has no NetworkPolicy selecting its pods, so anything in the cluster can reach them; add one in namespace ${d.namespace} whose podSelector matches ${JSON.stringify(d.deployment.spec?.selector?.matchLabels ?? d.podLabels)}.`, d.resource.urn);
+                report(`${d.label} has no NetworkPolicy selecting its pods, so anything in the cluster can reach them; add one in namespace ${d.namespace} whose podSelector matches ${labelSelectorText(d.deployment.spec?.selector?.matchLabels ?? d.podLabels)}.`, d.resource.urn);
             }
         }
     },

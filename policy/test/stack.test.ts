@@ -107,7 +107,7 @@ describe("k8s-deployment-disruption-budget", () => {
         const resources = fixture("compliant");
         inputsOf<PodDisruptionBudget>(resources, "messages-pdb").spec!.selector = { matchLabels: { "app.kubernetes.io/name": "message" } };
         expect(await messages(deploymentDisruptionBudget, resources)).toEqual([
-            'Deployment kubeforge/messages has no PodDisruptionBudget selecting its pods; add one in namespace kubeforge whose selector matches {"app.kubernetes.io/name":"messages","app.kubernetes.io/instance":"messages-prod"} (e.g. maxUnavailable: 1).',
+            'Deployment kubeforge/messages has no PodDisruptionBudget selecting its pods; add one in namespace kubeforge whose selector matches app.kubernetes.io/instance=messages-prod,app.kubernetes.io/name=messages (e.g. maxUnavailable: 1).',
         ]);
     });
 
