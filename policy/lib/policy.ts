@@ -32,8 +32,8 @@ export interface ConfigSource {
 
 /**
  * The policy's config: values from the policy pack config file, the schema's `default` for
- * anything not given. (The Pulumi engine applies schema defaults too; doing it here keeps the
- * offline runner and the tests independent of that.)
+ * anything not given, so policies never depend on whether the caller (the Pulumi engine, the
+ * offline runner, a test) filled the defaults in.
  */
 export function readConfig<T extends object>(schema: PolicyConfigSchema, args: ConfigSource): T {
     const given = (args.getConfig<Record<string, unknown>>() ?? {}) as Record<string, unknown>;
