@@ -144,20 +144,57 @@ const serviceSchema = z
 
 const flavourSchema = z.enum(["kind", "eks", "existing"]);
 
+/**
+ * The kind release this project is tested with, and the node image built for it: kind's release
+ * notes (https://github.com/kubernetes-sigs/kind/releases/tag/v0.33.0) list each node image by tag
+ * and digest and say only the digest guarantees an image built for that release.
+ */
+export const KIND_RELEASE = "0.33.0";
+/** Default `kindest/node` image: Kubernetes v1.37.0, built for kind {@link KIND_RELEASE}. */
+export const KIND_NODE_IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5";
+
+/** `<name>:<tag>@sha256:<digest>`: a node image pinned the way kind's release notes list them. */
+export function pinnedByTagAndDigest(ref: string): boolean {
+    const m = IMAGE_REFERENCE.exec(ref);
+    return m?.groups?.tag !== undefined && m.groups.digest !== undefined;
+}
+
 // Owned by the kind flavour (components/cluster/kind.ts).
-const kindSchema = z.strictObject({});
+const kindSchema = z.strictObject({
+    /** Worker nodes besides the control plane: 1 to 10, default 2. */
+    workers: z.number().int("must be a whole number")
+        .min(1, "must be at least 1 (load balancers only send traffic to worker nodes)")
+        .max(10, "must be at most 10 (every node is a container on this machine)")
+        .default(2),
+    /** `kindest/node` image, pinned by tag and digest; default {@link KIND_NODE_IMAGE}. */
+    nodeImage: z.string()
+        .refine(pinnedByTagAndDigest, `is not pinned by tag and digest (expected kindest/node:<version>@sha256:<64 hex>, as kind's release notes list them, e.g. ${KIND_NODE_IMAGE})`)
+        .default(KIND_NODE_IMAGE),
+    /** Host port of the local image registry, bound to 127.0.0.1: 1024 to 65535, default 5001. */
+    registryPort: z.number().int("must be a whole number")
+        .min(1024, "must be at least 1024 (an unprivileged host port)")
+        .max(65535, "must be at most 65535")
+        .default(5001),
+    /**
+     * Have cloud-provider-kind publish load-balancer ports on the host (`--enable-lb-port-mapping`),
+     * needed where the kind network is not routable from the host (macOS, Windows). Default: on
+     * when the host is not Linux.
+     */
+    lbPortMapping: z.boolean().optional(),
+});
 
 // Owned by the EKS flavour (components/cluster/eks.ts).
 const eksSchema = z.strictObject({});
 
 const clusterSchema = z.strictObject({
-    /** `kind` (local), `eks` (AWS) or `existing` (whatever the current kubeconfig points at). */
-    flavour: flavourSchema.default("existing"),
+    /** `kind` (local, the default), `eks` (AWS) or `existing` (whatever the current kubeconfig points at). */
+    flavour: flavourSchema.default("kind"),
     /** existing: kubeconfig context to use; default the current context. */
     context: z.string().min(1, "must not be empty").optional(),
     /** existing: registry prefix images are pushed to (e.g. ghcr.io/acme); none by default. */
     registry: z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, "is not a registry prefix (e.g. ghcr.io/acme or localhost:5000)").optional(),
-    kind: kindSchema.default({}),
+    /** kind: workers, nodeImage, registryPort, lbPortMapping (each defaulted). */
+    kind: kindSchema.prefault({}),
     eks: eksSchema.default({}),
 });
 
@@ -275,7 +312,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: Json, schema: z.ZodType):
         case "invalid_value":
             return { path, text: `${show(valueAt(input, path))} is not allowed (allowed: ${issue.values.map((v) => JSON.stringify(v)).join(", ")})` };
         case "invalid_type":
-            return { path, text: `${show(valueAt(input, path))} is not a ${issue.expected}` };
+            return { path, text: `${show(valueAt(input, path))} is not a ${issue.expected === "int" ? "whole number" : issue.expected}` };
         default:
             return { path, text: `${show(valueAt(input, path))} ${issue.message}` };
     }
@@ -296,7 +333,7 @@ function keysOfShape(schema: z.ZodType, path: PropertyKey[]): string[] {
 function unwrap(s: z.ZodType | undefined): z.ZodType | undefined {
     let cur = s;
     for (;;) {
-        if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
+        if (cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
         else if (cur instanceof z.ZodPipe) cur = cur.in as z.ZodType;
         else return cur;
     }

@@ -28,6 +28,12 @@ export interface RecordedResource {
         dependencies: string[];
         /** Provider reference (`urn::id`), if any. */
         provider: string;
+        /** Input paths whose change replaces the resource. */
+        replaceOnChanges: string[];
+        /** Whether a replacement deletes the old resource first. */
+        deleteBeforeReplace: boolean;
+        /** Outputs the SDK marks secret on top of secret inputs. */
+        additionalSecretOutputs: string[];
     };
     /** Whether it is a custom resource (false for components). */
     custom: boolean;
@@ -87,6 +93,14 @@ export function fakeState(type: string, name: string, inputs: Record<string, unk
             if (spec?.type === "LoadBalancer") state.status = { loadBalancer: { ingress: [{ ip: `198.51.100.${parseInt(shortHash(name).slice(0, 2), 16) % 250 + 1}` }] } };
             break;
         }
+        case "command:local:Command":
+            // What the command printed; for the kind cluster, its kubeconfig.
+            state.stdout = `fake stdout of ${name}`;
+            state.stderr = "";
+            break;
+        case "docker:index/remoteImage:RemoteImage":
+            state.imageId = `sha256:${shortHash(String(inputs.name ?? name)).repeat(8)}`;
+            break;
         case "docker:index/image:Image": {
             const imageName = String(inputs.imageName ?? name);
             const repo = imageName.replace(/:[^:/]+$/, "");
@@ -124,6 +138,9 @@ interface RegisterRequest {
     getIgnorechangesList(): string[];
     getDependenciesList(): string[];
     getProvider(): string;
+    getReplaceonchangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getAdditionalsecretoutputsList(): string[];
     getObject(): unknown;
 }
 interface Monitor {
@@ -167,6 +184,9 @@ export async function runUnderMocks(
                 ignoreChanges: req.getIgnorechangesList(),
                 dependencies: req.getDependenciesList(),
                 provider: req.getProvider(),
+                replaceOnChanges: req.getReplaceonchangesList(),
+                deleteBeforeReplace: req.getDeletebeforereplace(),
+                additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             },
             custom: req.getCustom(),
             urn: "",

@@ -3,7 +3,6 @@
  * overrides) and query what it declared.
  */
 import { vi } from "vitest";
-import { deepMerge } from "../components/config";
 import { readProjectDefaults, readStackConfig, runUnderMocks, type ProgramRun, type RecordedResource } from "../scripts/mocks";
 
 export type { RecordedResource } from "../scripts/mocks";
@@ -20,12 +19,28 @@ export function stackFiles(): string[] {
     });
 }
 
+/** Deep-merge `overrides` into `base`; a `null` override removes the key. */
+export function withOverrides(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(overrides)) {
+        const prev = out[key];
+        if (value === null) delete out[key];
+        else if (isObject(value) && isObject(prev)) out[key] = withOverrides(prev, value);
+        else out[key] = value;
+    }
+    return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /**
  * Run index.ts under mocks with the stack's config; `overrides` (Pulumi config keys such as
- * `kubeforge:services`) are deep-merged over it.
+ * `kubeforge:services`) are merged over it with {@link withOverrides}.
  */
 export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Program> {
-    const config = deepMerge({ ...readProjectDefaults(), ...readStackConfig(stack) }, overrides) as Record<string, unknown>;
+    const config = withOverrides({ ...readProjectDefaults(), ...readStackConfig(stack) }, overrides);
     vi.resetModules();
     const run = await runUnderMocks(stack, config, () => import("../index"));
     return new Program(run);

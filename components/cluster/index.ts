@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFlavour, Settings } from "../config";
 import { ExistingCluster } from "./existing";
+import { KindCluster } from "./kind";
 
 /** Where service images are pushed to and pulled from. */
 export interface ImageRegistry {
@@ -62,7 +63,8 @@ export function createCluster(settings: Settings, opts?: pulumi.ComponentResourc
         case "existing":
             return new ExistingCluster(name, { settings }, opts);
         case "kind":
+            return new KindCluster(name, { settings }, opts);
         case "eks":
-            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "existing")`);
+            throw new pulumi.RunError(`kubeforge:cluster.flavour: "${settings.cluster.flavour}" is not implemented yet (allowed: "kind", "existing")`);
     }
 }

@@ -1,0 +1,41 @@
+/**
+ * `npm run doctor [-- <stack>]` (default stack `dev`): is this machine ready for `pulumi up` of
+ * the stack? Checks the Pulumi CLI and its login, Docker (client and daemon), kind (kind stacks) and
+ * the AWS CLI (EKS stacks), and prints one line per problem with its fix. Exits 1 on any problem.
+ */
+import { CONFIG_NAMESPACE, parseSettings, type RawConfig } from "../components/config";
+import { stackPrerequisites, systemRunner, type Runner, type StackNeeds } from "../components/prerequisites";
+import { PROJECT_ROOT, readProjectDefaults, readStackConfig } from "./mocks";
+
+/** What a stack needs on this machine, from its validated config; throws its config problems. */
+export function stackNeeds(stack: string, root = PROJECT_ROOT): StackNeeds {
+    const config = { ...readProjectDefaults(root), ...readStackConfig(stack, root) };
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const raw: RawConfig = Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    const settings = parseSettings(raw, CONFIG_NAMESPACE, stack);
+    return { flavour: settings.cluster.flavour, builds: settings.services.some((s) => s.build !== undefined) };
+}
+
+/** Every problem standing between this machine and `pulumi up -s <stack>`, one line each. */
+export function doctor(stack: string, run: Runner, root = PROJECT_ROOT): string[] {
+    let needs: StackNeeds;
+    try {
+        needs = stackNeeds(stack, root);
+    } catch (err) {
+        return (err as Error).message.split("\n");
+    }
+    return stackPrerequisites(run, needs);
+}
+
+/** Print the doctor's findings for a stack; 0 when there are none. */
+export function report(stack: string, run: Runner, root = PROJECT_ROOT, print: (line: string) => void = console.error): number {
+    const problems = doctor(stack, run, root);
+    for (const line of problems) print(line);
+    if (problems.length > 0) return 1;
+    print(`doctor: this machine has everything stack ${stack} needs`);
+    return 0;
+}
+
+if (require.main === module) {
+    process.exit(report(process.argv[2] ?? "dev", systemRunner()));
+}

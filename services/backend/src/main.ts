@@ -1,0 +1,4 @@
+import { runService } from "@kubeforge/service-kit";
+import { backend, backendEnv } from "./app";
+
+runService(backend, backendEnv);

@@ -1,0 +1,180 @@
+/**
+ * backend over real HTTP against real messages and reports services (in-process, real ports),
+ * and against upstreams that are stopped, hang, fail or answer garbage.
+ */
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningService } from "@kubeforge/service-kit";
+import { messages, messagesEnv } from "../../messages/src/app";
+import { reports, reportsEnv } from "../../reports/src/app";
+import { request, requestCount, runToExit, scrape, startInProcess } from "../../kit/test/support";
+import { backend, backendEnv } from "../src/app";
+
+const TIMEOUT_MS = 300;
+
+/** A plain node:http server standing in for a misbehaving upstream. */
+async function fakeUpstream(listener: RequestListener): Promise<{ url: string; server: Server }> {
+    const server = createServer(listener);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+function startBackend(messagesUrl: string, reportsUrl: string): Promise<RunningService> {
+    return startInProcess(backend, backendEnv, { MESSAGES_URL: messagesUrl, REPORTS_URL: reportsUrl, UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) });
+}
+
+describe("against real messages and reports", () => {
+    const running: RunningService[] = [];
+    let url: string;
+    beforeAll(async () => {
+        const m = await startInProcess(messages, messagesEnv, { MAX_MESSAGE_BYTES: "16" });
+        const r = await startInProcess(reports, reportsEnv, { MAX_REPORT_SIZE: "100000" });
+        const b = await startBackend(m.url, r.url);
+        running.push(b, m, r);
+        url = b.url;
+    });
+    afterAll(() => Promise.all(running.map((s) => s.shutdown())));
+
+    it("says hello", async () => {
+        expect(await request("GET", `${url}/api/hello`)).toMatchObject({ status: 200, body: { message: "hello from kubeforge" } });
+    });
+
+    it("publishes and reads messages through messages", async () => {
+        const published = await request("POST", `${url}/api/messages`, { topic: "orders", body: "order 1" });
+        expect(published).toMatchObject({ status: 201, body: { seq: 1, topic: "orders", body: "order 1" } });
+        await request("POST", `${url}/api/messages`, { topic: "orders", body: "order 2" });
+        const read = await request("GET", `${url}/api/messages?topic=orders&limit=1`);
+        expect(read).toMatchObject({ status: 200, body: { topic: "orders", messages: [{ seq: 2, body: "order 2" }] } });
+    });
+
+    it("builds a report through reports and fetches it by id", async () => {
+        const created = await request("POST", `${url}/api/reports`, { size: 20_000, seed: 3 });
+        expect(created).toMatchObject({ status: 201, body: { id: "20000-3", size: 20_000 } });
+        expect(await request("GET", `${url}/api/reports/20000-3`)).toEqual({ ...created, status: 200, headers: expect.anything() });
+    });
+
+    it("passes the upstream's own 4xx answers through", async () => {
+        expect(await request("POST", `${url}/api/messages`, { topic: "Not A Topic", body: "x" })).toMatchObject({
+            status: 400,
+            body: { error: "bad_request", message: expect.stringContaining("params.topic") },
+        });
+        expect(await request("POST", `${url}/api/messages`, { topic: "t", body: "x".repeat(17) })).toMatchObject({
+            status: 413,
+            body: { error: "message_too_large" },
+        });
+        expect(await request("POST", `${url}/api/reports`, { size: 100_001 })).toMatchObject({
+            status: 400,
+            body: { message: "body.size: must be at most 100000" },
+        });
+        expect(await request("GET", `${url}/api/reports/none`)).toMatchObject({ status: 404, body: { error: "not_found" } });
+        expect(await request("GET", `${url}/api/messages?topic=t&limit=0`)).toMatchObject({ status: 400, body: { message: expect.stringContaining("query.limit") } });
+    });
+
+    it.each([
+        ["POST", "/api/messages", { topic: "t" }, "body.body: "],
+        ["POST", "/api/messages", { topic: 1, body: "x" }, "body.topic: "],
+        ["POST", "/api/messages", '{"topic":', "not valid JSON"],
+        ["POST", "/api/reports", { size: "big" }, "body.size: "],
+        ["POST", "/api/reports", { size: 1, extra: true }, "extra"],
+        ["GET", "/api/messages", undefined, "query.topic: "],
+    ])("rejects %s %s %j itself with a 400", async (method, path, body, message) => {
+        const response = await request(method, `${url}${path}`, body);
+        expect(response).toMatchObject({ status: 400, body: { error: "bad_request", message: expect.stringContaining(message) } });
+    });
+
+    it("counts its routes in /metrics", async () => {
+        const before = requestCount(await scrape(url), "/api/hello", 200);
+        await request("GET", `${url}/api/hello`);
+        await request("GET", `${url}/api/hello`);
+        expect(requestCount(await scrape(url), "/api/hello", 200)).toBe(before + 2);
+    });
+});
+
+describe("against failing upstreams", () => {
+    const servers: Server[] = [];
+    const services: RunningService[] = [];
+    afterAll(async () => {
+        await Promise.all(services.map((s) => s.shutdown()));
+        for (const s of servers) s.closeAllConnections();
+        await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    });
+
+    async function backendWith(upstream: RequestListener): Promise<string> {
+        const fake = await fakeUpstream(upstream);
+        servers.push(fake.server);
+        const b = await startBackend(fake.url, fake.url);
+        services.push(b);
+        return b.url;
+    }
+
+    it("answers 502 at once when the upstream is stopped", async () => {
+        const stopped = await startInProcess(reports, reportsEnv);
+        await stopped.shutdown();
+        const b = await startBackend(stopped.url, stopped.url);
+        services.push(b);
+        const startedAt = Date.now();
+        const response = await request("POST", `${b.url}/api/reports`, { size: 10 });
+        expect(Date.now() - startedAt).toBeLessThan(TIMEOUT_MS);
+        expect(response).toMatchObject({ status: 502, body: { error: "upstream_unreachable", message: expect.stringContaining("ECONNREFUSED") } });
+        expect(requestCount(await scrape(b.url), "/api/reports", 502, "POST")).toBe(1);
+    });
+
+    it("answers 504 within the timeout when the upstream never answers", async () => {
+        const url = await backendWith(() => undefined); // accepts, never responds
+        for (const [method, path, body] of [["GET", "/api/messages?topic=t"], ["POST", "/api/reports", { size: 1 }]] as const) {
+            const startedAt = Date.now();
+            const response = await request(method, `${url}${path}`, body);
+            const tookMs = Date.now() - startedAt;
+            expect(response).toMatchObject({ status: 504, body: { error: "upstream_timeout", message: `${path.includes("messages") ? "messages" : "reports"} did not answer within ${TIMEOUT_MS} ms` } });
+            expect(tookMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 10);
+            expect(tookMs).toBeLessThan(TIMEOUT_MS + 1000);
+        }
+    });
+
+    it("answers 504 when the upstream stalls halfway through its body", async () => {
+        const url = await backendWith((_req, res) => {
+            res.writeHead(200, { "content-type": "application/json" });
+            res.write('{"partial":');
+        });
+        expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 504, body: { error: "upstream_timeout" } });
+    });
+
+    it("answers 502 when the upstream fails with a 5xx", async () => {
+        const url = await backendWith((_req, res) => res.writeHead(503).end('{"error":"overloaded"}'));
+        expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 502, body: { error: "upstream_error", message: "reports answered 503" } });
+    });
+
+    it("answers 502 when the upstream answers something that is not JSON", async () => {
+        const url = await backendWith((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>proxy</html>"));
+        expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 502, body: { error: "upstream_bad_response" } });
+    });
+
+    it("forwards the request id and the JSON body it was given", async () => {
+        let seen: { headers: IncomingHttpHeaders; body: string; url?: string } | undefined;
+        const url = await backendWith((req, res) => {
+            let body = "";
+            req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            req.on("end", () => {
+                seen = { headers: req.headers, body, url: req.url };
+                res.writeHead(201, { "content-type": "application/json" }).end('{"ok":true}');
+            });
+        });
+        const response = await request("POST", `${url}/api/messages`, { topic: "a/b", body: "hi" }, { "x-request-id": "trace-123" });
+        expect(response).toMatchObject({ status: 201, body: { ok: true } });
+        expect(seen?.url).toBe("/topics/a%2Fb/messages");
+        expect(seen?.headers["x-request-id"]).toBe("trace-123");
+        expect(JSON.parse(seen?.body ?? "")).toEqual({ body: "hi" });
+    });
+});
+
+describe("environment", () => {
+    it("exits 1 with one line naming every bad variable", async () => {
+        const { code, stderr } = await runToExit("backend", { PORT: "eighty", MESSAGES_URL: "messages:80" });
+        expect(code).toBe(1);
+        expect(stderr.split("\n")).toEqual([
+            'backend: invalid environment: PORT="eighty" is not a whole number; MESSAGES_URL="messages:80" is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:80); REPORTS_URL is required',
+            "",
+        ]);
+    });
+});

@@ -1,0 +1,69 @@
+/**
+ * Configuration from the environment, validated with zod. A bad environment becomes ONE line
+ * naming every bad variable, its value and what is allowed, e.g.
+ * `invalid environment: PORT="http" is not a whole number; MESSAGES_URL is required`.
+ */
+import { z } from "zod";
+
+/** Raised for an invalid environment; the message is the one line to print. */
+export class EnvError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid environment: ${problems.join("; ")}`);
+        this.name = "EnvError";
+    }
+}
+
+/** A whole number between `min` and `max` (inclusive), `fallback` when the variable is unset. */
+export function intVar(min: number, max: number, fallback: number) {
+    return z
+        .string()
+        .regex(/^[0-9]+$/, "is not a whole number")
+        .transform(Number)
+        .pipe(z.number().min(min, `is below ${min}`).max(max, `is above ${max}`))
+        .prefault(String(fallback));
+}
+
+/** An absolute http(s) URL, required. */
+export function urlVar() {
+    return z.url({ protocol: /^https?$/, error: "is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:80)" });
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** What every service reads: where to listen, how much to log, how long to drain, body size cap. */
+export const baseEnv = z.object({
+    /** Port to listen on; default 8080. 0 picks a free port (tests). */
+    PORT: intVar(0, 65535, 8080),
+    /** Address to bind; default all interfaces. */
+    HOST: z.string().min(1, "must not be empty").default("0.0.0.0"),
+    /** pino level; default info. */
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `is not one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    /**
+     * After SIGTERM, how long in-flight requests may take before the remaining connections are
+     * closed; default 10000 ms, at most 20000 (the pod gets 30 s, 5 of them spent in preStop).
+     */
+    SHUTDOWN_TIMEOUT_MS: intVar(100, 20_000, 10_000),
+    /** Largest accepted request body; default 65536 bytes (64 KiB). */
+    BODY_LIMIT_BYTES: intVar(64, 1_048_576, 65_536),
+});
+
+/** The validated base settings. */
+export type BaseEnv = z.output<typeof baseEnv>;
+
+/**
+ * Validates `env` (default `process.env`) against `schema`; throws {@link EnvError} listing every
+ * bad variable.
+ */
+export function loadEnv<S extends z.ZodType<BaseEnv, Record<string, string | undefined>>>(
+    schema: S,
+    env: Record<string, string | undefined> = process.env,
+): z.output<S> {
+    const result = schema.safeParse(env);
+    if (result.success) return result.data;
+    const problems = result.error.issues.map((issue) => {
+        const name = issue.path.map(String).join(".");
+        const value = env[name];
+        return value === undefined ? `${name} is required` : `${name}=${JSON.stringify(value)} ${issue.message}`;
+    });
+    throw new EnvError(problems);
+}

@@ -1,0 +1,60 @@
+/**
+ * The one error shape every service answers with: `{ "error": "<code>", "message": "<text>" }`,
+ * and the helper that turns a failed input check into a 400 of that shape.
+ */
+import type { z } from "zod";
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+    /** Stable machine-readable code, e.g. `bad_request`, `upstream_timeout`. */
+    error: string;
+    /** Human-readable explanation. */
+    message: string;
+}
+
+/** An error that maps to an HTTP status and an {@link ErrorBody}. */
+export class HttpError extends Error {
+    constructor(
+        readonly statusCode: number,
+        readonly code: string,
+        message: string,
+    ) {
+        super(message);
+        this.name = "HttpError";
+    }
+
+    /** The response body for this error. */
+    body(): ErrorBody {
+        return { error: this.code, message: this.message };
+    }
+}
+
+const STATUS_CODES: Record<number, string> = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    431: "headers_too_large",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "gateway_timeout",
+};
+
+/** The code for a status that has no more specific one (`client_error`/`internal` as fallbacks). */
+export function codeForStatus(status: number): string {
+    return STATUS_CODES[status] ?? (status < 500 ? "client_error" : "internal");
+}
+
+/**
+ * Parses `value` (the request's `where`: body, query or params) with `schema`, or throws a 400
+ * naming each bad field, e.g. `body.size: must be at most 1000000`.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: "body" | "query" | "params"): z.output<S> {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const problems = result.error.issues.map((issue) => `${[where, ...issue.path.map(String)].join(".")}: ${issue.message}`);
+    throw new HttpError(400, "bad_request", problems.join("; "));
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { EnvError, baseEnv, intVar, loadEnv, urlVar } from "../src";
+
+const schema = baseEnv.extend({ UPSTREAM_URL: urlVar(), RETRIES: intVar(0, 5, 2) });
+
+function problemLine(env: Record<string, string>): string {
+    try {
+        loadEnv(schema, env);
+    } catch (error) {
+        expect(error).toBeInstanceOf(EnvError);
+        return (error as EnvError).message;
+    }
+    throw new Error("expected an EnvError");
+}
+
+describe("loadEnv", () => {
+    it("applies the documented defaults", () => {
+        expect(loadEnv(schema, { UPSTREAM_URL: "http://messages.kubeforge.svc.cluster.local:80" })).toEqual({
+            PORT: 8080,
+            HOST: "0.0.0.0",
+            LOG_LEVEL: "info",
+            SHUTDOWN_TIMEOUT_MS: 10_000,
+            BODY_LIMIT_BYTES: 65_536,
+            UPSTREAM_URL: "http://messages.kubeforge.svc.cluster.local:80",
+            RETRIES: 2,
+        });
+    });
+
+    it("parses whole numbers within bounds", () => {
+        const env = loadEnv(schema, { UPSTREAM_URL: "https://x.example", PORT: "9090", RETRIES: "0", SHUTDOWN_TIMEOUT_MS: "20000" });
+        expect([env.PORT, env.RETRIES, env.SHUTDOWN_TIMEOUT_MS]).toEqual([9090, 0, 20_000]);
+    });
+
+    it("reports every bad variable, its value and the rule, on one line", () => {
+        const line = problemLine({ PORT: "http", LOG_LEVEL: "loud", RETRIES: "6", SHUTDOWN_TIMEOUT_MS: "25000" });
+        expect(line).not.toContain("\n");
+        expect(line).toBe(
+            'invalid environment: PORT="http" is not a whole number; LOG_LEVEL="loud" is not one of fatal, error, warn, info, debug, trace, silent; ' +
+                'SHUTDOWN_TIMEOUT_MS="25000" is above 20000; UPSTREAM_URL is required; RETRIES="6" is above 5',
+        );
+    });
+
+    it.each([
+        ["ftp://x.example", "is not an http(s) URL"],
+        ["messages:80", "is not an http(s) URL"],
+        ["", "is not an http(s) URL"],
+    ])("rejects the URL %j", (value, rule) => {
+        expect(problemLine({ UPSTREAM_URL: value })).toContain(`UPSTREAM_URL=${JSON.stringify(value)} ${rule}`);
+    });
+
+    it.each(["-1", "1.5", "8080 ", "", "0x10"])("rejects %j as a port", (value) => {
+        expect(problemLine({ UPSTREAM_URL: "http://x", PORT: value })).toContain(`PORT=${JSON.stringify(value)} is not a whole number`);
+    });
+
+    it("names the variable of a cross-field rule", () => {
+        const refined = baseEnv.extend({ A: intVar(0, 10, 1), B: intVar(0, 10, 1) }).superRefine((env, ctx) => {
+            if (env.A > env.B) ctx.addIssue({ code: "custom", path: ["A"], message: "is above B" });
+        });
+        expect(() => loadEnv(refined, { A: "3", B: "2" })).toThrow('invalid environment: A="3" is above B');
+        expect(loadEnv(refined, { A: "2", B: "3" }).A).toBe(2);
+    });
+});

@@ -1,0 +1,4 @@
+import { runService } from "@kubeforge/service-kit";
+import { messages, messagesEnv } from "./app";
+
+runService(messages, messagesEnv);
