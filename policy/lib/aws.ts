@@ -1,0 +1,34 @@
+/** AWS type tokens and the input shapes the AWS policies read (only the fields they use). */
+
+export const AWS = {
+    eksCluster: "aws:eks/cluster:Cluster",
+    eksNodeGroup: "aws:eks/nodeGroup:NodeGroup",
+    launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
+    ecrRepository: "aws:ecr/repository:Repository",
+    securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+    securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
+    ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+} as const;
+
+export interface EksCluster {
+    encryptionConfig?: { resources?: string[] };
+    enabledClusterLogTypes?: string[];
+    vpcConfig?: { endpointPublicAccess?: boolean; publicAccessCidrs?: string[] };
+}
+
+export interface EksNodeGroup {
+    nodeGroupName?: string;
+    scalingConfig?: { minSize?: number; desiredSize?: number; maxSize?: number };
+    launchTemplate?: { id?: string; name?: string; version?: string };
+}
+
+export interface LaunchTemplate {
+    id?: string;
+    name?: string;
+    metadataOptions?: { httpTokens?: string };
+}
+
+export interface EcrRepository {
+    imageScanningConfiguration?: { scanOnPush?: boolean };
+    imageTagMutability?: string;
+}

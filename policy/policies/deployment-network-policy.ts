@@ -1,0 +1,19 @@
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { K8S, labelSelectorText, type NetworkPolicy } from "../lib/kubernetes";
+import { deploymentsOf, selecting, selectorsOf } from "../lib/policy";
+
+/** Every Deployment's pods are fenced by at least one NetworkPolicy, so only declared callers reach them. */
+export const deploymentNetworkPolicy: StackValidationPolicy = {
+    name: "k8s-deployment-network-policy",
+    description: "Every Deployment's pods are selected by at least one NetworkPolicy.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    validateStack: (args, report) => {
+        const policies = selectorsOf<NetworkPolicy>(args, K8S.networkPolicy, (n) => n.spec?.podSelector);
+        for (const d of deploymentsOf(args)) {
+            if (selecting(policies, d).length === 0) {
+                report(`${d.label} has no NetworkPolicy selecting its pods, so anything in the cluster can reach them; add one in namespace ${d.namespace} whose podSelector matches ${labelSelectorText(d.deployment.spec?.selector?.matchLabels ?? d.podLabels)}.`, d.resource.urn);
+            }
+        }
+    },
+};
