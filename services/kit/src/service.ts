@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import { pino } from "pino";
 import type { z } from "zod";
 import { type BaseEnv, EnvError, loadEnv } from "./config";
-import { HttpError, codeForStatus } from "./errors";
+import { HttpError, codeForClientError } from "./errors";
 import { ConnectionTracker } from "./drain";
 import { registerMetrics } from "./metrics";
 
@@ -87,7 +87,7 @@ function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, p
             return reply.code(error.statusCode).send(error.body());
         }
         const status = error.statusCode ?? 500;
-        if (status >= 400 && status < 500) return reply.code(status).send({ error: codeForStatus(status), message: error.message });
+        if (status >= 400 && status < 500) return reply.code(status).send({ error: codeForClientError(status), message: error.message });
         request.log.error({ err: error }, "request failed");
         return reply.code(500).send({ error: "internal", message: "internal server error" });
     });
