@@ -104,7 +104,7 @@ async function measure(target: Target): Promise<Row> {
     latencies.sort((a, b) => a - b);
     return {
         target: target.name,
-        rps: Math.round(result.requests.total / result.duration),
+        rps: Math.round(result.requests.average),
         p50: Math.round(percentile(latencies, 50) * 100) / 100,
         p99: Math.round(percentile(latencies, 99) * 100) / 100,
         requests: result.requests.total,
