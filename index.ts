@@ -9,16 +9,16 @@ import { Microservice } from "./components/microservice";
 import { Platform } from "./components/platform";
 
 const settings = loadSettings();
-const cluster = createCluster(settings);
-const k8sOpts = { providers: { kubernetes: cluster.provider } };
+const kubeCluster = createCluster(settings);
+const k8sOpts = { providers: { kubernetes: kubeCluster.provider } };
 
 const platform = new Platform("platform", {
     namespace: settings.namespace,
-    kubeletInsecureTls: cluster.kubeletInsecureTls,
-}, { ...k8sOpts, dependsOn: cluster.workloadDependencies });
+    kubeletInsecureTls: kubeCluster.kubeletInsecureTls,
+}, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 
 const services = settings.services.map((svc) => {
-    const image = serviceImage(svc, cluster);
+    const image = serviceImage(svc, kubeCluster);
     return new Microservice(svc.name, {
         service: svc,
         namespace: platform.namespace,
@@ -27,14 +27,15 @@ const services = settings.services.map((svc) => {
         upstreams: settings.services
             .filter((other) => other.callers.includes(svc.name))
             .map((other) => ({ name: other.name, port: other.port, servicePort: other.servicePort })),
-        loadBalancerAnnotations: cluster.loadBalancerAnnotations,
-        loadBalancerSourceRanges: cluster.loadBalancerSourceRanges,
-        zoneSpread: cluster.hasZones,
-    }, { ...k8sOpts, dependsOn: cluster.workloadDependencies });
+        loadBalancerAnnotations: kubeCluster.loadBalancerAnnotations,
+        loadBalancerSourceRanges: kubeCluster.loadBalancerSourceRanges,
+        zoneSpread: kubeCluster.hasZones,
+    }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 });
 
-export const clusterName = cluster.clusterName;
-export const kubeconfig = pulumi.secret(cluster.kubeconfig);
+/** The cluster: flavour, name and what its flavour adds (EKS: endpoint, OIDC issuer, node group; kind: registry). */
+export const cluster = { flavour: kubeCluster.flavour, name: kubeCluster.clusterName, ...kubeCluster.details };
+export const kubeconfig = pulumi.secret(kubeCluster.kubeconfig);
 export const namespace = platform.namespace;
 export const endpoints = Object.fromEntries(services.map((s) => [s.name, {
     name: s.name,

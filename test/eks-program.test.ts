@@ -17,6 +17,18 @@ describe("the program on the prod EKS cluster", () => {
         program = await runStack("prod");
     });
 
+    it("exports the cluster's name, endpoint, OIDC issuer, node group and a kubeconfig using aws eks get-token", () => {
+        expect(program.run.outputs.cluster).toEqual({
+            flavour: "eks",
+            name: cluster,
+            endpoint: expect.stringMatching(/^https:\/\//),
+            oidcIssuer: expect.stringMatching(/^https:\/\/oidc\.eks\./),
+            nodeGroupName: expect.any(String),
+            region: "eu-west-1",
+        });
+        expect(String(program.run.outputs.kubeconfig)).toContain('"get-token","--cluster-name","kubeforge-prod","--region","eu-west-1"');
+    });
+
     it("gives each public service its own internet-facing NLB with IP targets", () => {
         const services = program.k8s("Service").filter((s) => s.spec?.type === "LoadBalancer");
         expect(services.map((s) => s.metadata?.name).sort()).toEqual([...DEFAULT_SERVICE_NAMES].sort());
@@ -55,10 +67,5 @@ describe("the program on the prod EKS cluster", () => {
     it("runs at least three replicas of every service, spread over zones", () => {
         for (const d of program.k8s("HorizontalPodAutoscaler")) expect(d.spec?.minReplicas, d.metadata?.name).toBeGreaterThanOrEqual(3);
         for (const d of program.k8s("Deployment")) expect(JSON.stringify(d.spec)).toContain("topology.kubernetes.io/zone");
-    });
-
-    it("exports the EKS cluster's name and an exec-auth kubeconfig", () => {
-        expect(program.run.outputs.clusterName).toBe(cluster);
-        expect(String(program.run.outputs.kubeconfig)).toContain('"get-token","--cluster-name","kubeforge-prod","--region","eu-west-1"');
     });
 });

@@ -170,8 +170,8 @@ describe("dev stack (defaults)", () => {
         }
     });
 
-    it("exports the kind cluster's name", () => {
-        expect(p.run.outputs.clusterName).toBe("kubeforge-dev");
+    it("exports the kind cluster's name, its kubeconfig context and the local registry", () => {
+        expect(p.run.outputs.cluster).toEqual({ flavour: "kind", name: "kubeforge-dev", kubeconfigContext: "kind-kubeforge-dev", registry: "localhost:5001" });
     });
 });
 

@@ -89,6 +89,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly kubeletInsecureTls = false;
     readonly registry: EcrRegistry;
     readonly workloadDependencies: pulumi.Resource[];
+    readonly details: Record<string, pulumi.Input<string>>;
     /** API server endpoint. */
     readonly endpoint: pulumi.Output<string>;
     /** OIDC issuer URL of the cluster (for IRSA, should anything need it). */
@@ -236,6 +237,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.loadBalancerSourceRanges = [network.vpcCidr];
         // Public Services need the load-balancer controller's webhook before they are created.
         this.workloadDependencies = [...running, lbController];
+        this.details = { endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName, region: eks.region };
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName });
     }
 }

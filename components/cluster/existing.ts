@@ -25,6 +25,7 @@ export class ExistingCluster extends pulumi.ComponentResource implements KubeClu
     readonly kubeletInsecureTls = false;
     readonly registry?: ImageRegistry;
     readonly workloadDependencies: pulumi.Resource[] = [];
+    readonly details: Record<string, pulumi.Input<string>>;
 
     constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:ExistingCluster", name, {}, opts);
@@ -33,6 +34,7 @@ export class ExistingCluster extends pulumi.ComponentResource implements KubeClu
         // The provider reads ~/.kube/config (or $KUBECONFIG) itself; there is nothing to export.
         this.kubeconfig = pulumi.secret("");
         this.clusterName = pulumi.output(context ?? "current-context");
+        this.details = { context: this.clusterName, ...(registry ? { registry } : {}) };
         if (registry) {
             this.registry = { repository: (service) => pulumi.output(`${registry}/${service}`) };
         }

@@ -55,6 +55,8 @@ export interface KubeCluster {
      * load-balancer controller's webhook).
      */
     readonly workloadDependencies: pulumi.Resource[];
+    /** What a user needs to know about this flavour's cluster, exported as the `cluster` stack output (no secrets). */
+    readonly details: Record<string, pulumi.Input<string>>;
 }
 
 /** Build the cluster of the configured flavour. */

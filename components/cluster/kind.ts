@@ -122,6 +122,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
     readonly kubeletInsecureTls = true;
     readonly registry: ImageRegistry;
     readonly workloadDependencies: pulumi.Resource[];
+    readonly details: Record<string, pulumi.Input<string>>;
     /** The `kind create cluster` command. */
     readonly cluster: command.local.Command;
 
@@ -223,6 +224,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
 
         // Pods need nodes, and LoadBalancer Services an address before `pulumi up` stops waiting.
         this.workloadDependencies = [this.cluster, cloudProvider];
+        this.details = { kubeconfigContext: `kind-${clusterName}`, registry: registryHost };
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
     }
 }
