@@ -165,6 +165,10 @@ describe("against failing upstreams", () => {
         expect(seen?.url).toBe("/topics/a%2Fb/messages");
         expect(seen?.headers["x-request-id"]).toBe("trace-123");
         expect(JSON.parse(seen?.body ?? "")).toEqual({ body: "hi" });
+
+        // Without one, the upstream gets a fresh UUID (not a per-process counter like req-1).
+        await request("GET", `${url}/api/reports/1-1`);
+        expect(seen?.headers["x-request-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     });
 });
 

@@ -29,23 +29,16 @@ export class HttpError extends Error {
     }
 }
 
-const STATUS_CODES: Record<number, string> = {
+/** Codes of the client errors fastify raises itself (bad JSON, body too large, wrong media type). */
+const CLIENT_ERROR_CODES: Record<number, string> = {
     400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    429: "too_many_requests",
-    431: "headers_too_large",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "gateway_timeout",
 };
 
-/** The code for a status that has no more specific one (`client_error`/`internal` as fallbacks). */
-export function codeForStatus(status: number): string {
-    return STATUS_CODES[status] ?? (status < 500 ? "client_error" : "internal");
+/** The code for a 4xx that fastify raised (`client_error` for any other status). */
+export function codeForClientError(status: number): string {
+    return CLIENT_ERROR_CODES[status] ?? "client_error";
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The kubeforge service kit: what backend, messages and reports share. */
 export { EnvError, baseEnv, intVar, loadEnv, urlVar, type BaseEnv } from "./config";
-export { HttpError, codeForStatus, parseInput, type ErrorBody } from "./errors";
-export { UNMATCHED_ROUTE, registerMetrics } from "./metrics";
-export { buildApp, runService, startService, type Phase, type RunningService, type ServiceDefinition } from "./service";
+export { HttpError, parseInput, type ErrorBody } from "./errors";
+export { UNMATCHED_ROUTE } from "./metrics";
+export { runService, startService, type Phase, type RunningService, type ServiceDefinition, type WarmUp } from "./service";

@@ -2,11 +2,12 @@
  * A kubeforge service: fastify with JSON logs (pino), JSON errors, `/healthz`, `/readyz`,
  * `/metrics`, and a graceful drain on SIGTERM.
  */
+import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import type { z } from "zod";
 import { type BaseEnv, EnvError, loadEnv } from "./config";
-import { HttpError, codeForStatus } from "./errors";
+import { HttpError, codeForClientError } from "./errors";
 import { ConnectionTracker } from "./drain";
 import { registerMetrics } from "./metrics";
 
@@ -14,9 +15,16 @@ import { registerMetrics } from "./metrics";
 export interface ServiceDefinition<E extends BaseEnv> {
     /** Service name, as it appears in logs (`service`) and metric labels. */
     name: string;
-    /** Registers the service's own routes on `app`, given its validated environment. */
-    routes: (app: FastifyInstance, env: E) => void;
+    /**
+     * Registers the service's own routes on `app`, given its validated environment. It may return
+     * a warm-up (e.g. starting worker threads) that runs once the server listens: meanwhile
+     * `/healthz` is 200 and `/readyz` 503, so a slow start fails neither probe wrongly.
+     */
+    routes: (app: FastifyInstance, env: E) => void | WarmUp;
 }
+
+/** Work a service finishes after it listens and before it turns ready. */
+export type WarmUp = () => Promise<void>;
 
 /** Lifecycle of a service, as `/readyz` reports it. */
 export type Phase = "starting" | "ready" | "draining" | "stopped";
@@ -40,8 +48,8 @@ export interface RunningService {
 /** Routes that probes and scrapers hit every few seconds: not logged per request. */
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
 
-/** Builds the fastify app of `definition` (routes registered, not listening yet). */
-export function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, phase: () => Phase): FastifyInstance {
+/** Builds the fastify app of `definition` (routes registered, not listening yet) and its warm-up. */
+function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, phase: () => Phase): { app: FastifyInstance; warmUp?: WarmUp } {
     const app = Fastify({
         logger: {
             level: env.LOG_LEVEL,
@@ -51,7 +59,10 @@ export function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, en
         },
         // One line per request, written by the onResponse hook below (fastify's own are two).
         logController: new LogController({ disableRequestLogging: true }),
+        // Honour the caller's x-request-id; otherwise a UUID, unique across replicas (fastify's
+        // default counter restarts at req-1 in every process).
         requestIdHeader: "x-request-id",
+        genReqId: () => randomUUID(),
         bodyLimit: env.BODY_LIMIT_BYTES,
         // While draining, requests that arrive on open keep-alive connections are still served
         // (with Connection: close) rather than refused: the client already sent them to us.
@@ -71,9 +82,12 @@ export function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, en
     });
 
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
-        if (error instanceof HttpError) return reply.code(error.statusCode).send(error.body());
+        if (error instanceof HttpError) {
+            if (error.statusCode >= 500) request.log.warn({ error: error.code }, error.message);
+            return reply.code(error.statusCode).send(error.body());
+        }
         const status = error.statusCode ?? 500;
-        if (status >= 400 && status < 500) return reply.code(status).send({ error: codeForStatus(status), message: error.message });
+        if (status >= 400 && status < 500) return reply.code(status).send({ error: codeForClientError(status), message: error.message });
         request.log.error({ err: error }, "request failed");
         return reply.code(500).send({ error: "internal", message: "internal server error" });
     });
@@ -88,22 +102,31 @@ export function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, en
         return reply.code(503).send({ error: "not_ready", message: `service is ${current}` });
     });
     registerMetrics(app, definition.name);
-    definition.routes(app, env);
-    return app;
+    const warmUp = definition.routes(app, env) ?? undefined;
+    return { app, warmUp };
 }
 
-/** Builds, listens on `HOST:PORT`, and returns the running service (ready). */
+/** Builds, listens on `HOST:PORT`, warms up, and returns the running service (ready). */
 export async function startService<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E): Promise<RunningService> {
     let phase: Phase = "starting";
-    const app = buildApp(definition, env, () => phase);
+    const { app, warmUp } = buildApp(definition, env, () => phase);
     const connections = new ConnectionTracker(app);
     await app.listen({ port: env.PORT, host: env.HOST });
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : env.PORT;
     const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    phase = "ready";
     app.log.info({ url }, "listening");
+    if (warmUp) {
+        try {
+            await warmUp();
+        } catch (error) {
+            await app.close();
+            throw error;
+        }
+    }
+    phase = "ready";
+    app.log.info("ready");
 
     let closing: Promise<void> | undefined;
     const shutdown = (): Promise<void> => {

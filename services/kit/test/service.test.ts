@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { HttpError, UNMATCHED_ROUTE, baseEnv, parseInput, type BaseEnv, type RunningService, type ServiceDefinition } from "../src";
 import { sampleValue } from "./prometheus-text";
-import { request, requestCount, scrape, startInProcess } from "./support";
+import { freePort, request, requestCount, scrape, startInProcess } from "./support";
 
 /** Releases the requests parked on GET /slow. */
 const parked: Array<() => void> = [];
@@ -53,6 +53,22 @@ function get(url: string, agent: Agent): Promise<{ status: number; connection: s
 }
 
 describe("probes", () => {
+    it("is live but not ready while it warms up", async () => {
+        let release = () => {};
+        const warmedUp = new Promise<void>((resolve) => (release = resolve));
+        const slowStart: ServiceDefinition<BaseEnv> = { name: "slow-start", routes: () => () => warmedUp };
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        const starting = startInProcess(slowStart, baseEnv, { PORT: String(port) });
+
+        await expect.poll(() => request("GET", `${url}/healthz`).then((r) => r.status, () => 0)).toBe(200);
+        expect(await request("GET", `${url}/readyz`)).toMatchObject({ status: 503, body: { error: "not_ready", message: "service is starting" } });
+        release();
+        service = await starting;
+        expect(service.phase()).toBe("ready");
+        expect((await request("GET", `${url}/readyz`)).status).toBe(200);
+    });
+
     it("answers liveness and readiness once listening", async () => {
         const { url, phase } = await start();
         expect(phase()).toBe("ready");

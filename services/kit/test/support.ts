@@ -3,6 +3,7 @@
  * process on 127.0.0.1 with an ephemeral port, speak JSON over real HTTP, read /metrics.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { z } from "zod";
@@ -24,6 +25,16 @@ export function startInProcess<E extends BaseEnv>(
     return startService(definition, loadEnv(schema, { ...TEST_ENV, ...env }));
 }
 
+/** A TCP port of 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer().listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+        });
+    });
+}
+
 /** A service running as a child process. */
 export interface ChildService {
     child: ChildProcess;
@@ -37,7 +48,7 @@ export interface ChildService {
 
 /**
  * Runs `services/<name>/src/main.ts` as a real Node process (from source, through tsx and the
- * `development` export condition) and waits until it logs that it listens.
+ * `development` export condition) and waits until it logs that it is ready.
  */
 export function spawnService(name: string, env: Record<string, string> = {}): Promise<ChildService> {
     const child = spawn(process.execPath, ["--conditions=development", "--import", "tsx", join(name, "src", "main.ts")], {
@@ -50,10 +61,12 @@ export function spawnService(name: string, env: Record<string, string> = {}): Pr
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     return new Promise((resolve, reject) => {
+        let url = "";
         createInterface({ input: child.stdout! }).on("line", (line) => {
             const entry = JSON.parse(line) as Record<string, unknown>;
             logs.push(entry);
-            if (entry.msg === "listening") resolve({ child, url: String(entry.url), logs, exited });
+            if (entry.msg === "listening") url = String(entry.url);
+            if (entry.msg === "ready") resolve({ child, url, logs, exited });
         });
         void exited.then((code) => reject(new Error(`${name} exited with ${code} before listening: ${stderr}`)));
     });

@@ -3,6 +3,9 @@
  * generator. Building one is CPU-bound (generate, then sort: O(size log size)), so request load
  * turns into CPU load that the HorizontalPodAutoscaler can see. A report is a pure function of
  * `(size, seed)`, which makes its id stable and lets any replica answer `GET /reports/:id`.
+ *
+ * This module is also the worker-thread entry: the service runs {@link buildReportTask} in a
+ * pool so that a busy pod still answers its probes at once.
  */
 
 /** A finished report. */
@@ -95,4 +98,9 @@ export function buildReport(size: number, seed: number): Report {
         },
         histogram,
     };
+}
+
+/** Worker-thread entry (piscina calls it with one argument). */
+export function buildReportTask({ size, seed }: { size: number; seed: number }): Report {
+    return buildReport(size, seed);
 }

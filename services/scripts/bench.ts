@@ -1,0 +1,147 @@
+/**
+ * `npm run bench:services`: throughput and latency of backend's hello route and of a report
+ * request (backend -> reports), next to a bare node:http hello server measured in the same run.
+ *
+ * Runs the compiled services (`services/<name>/dist`, built by the npm script first) as real
+ * processes on 127.0.0.1, logging at info as in production (to files under the OS temp dir), and
+ * drives them with autocannon from this process.
+ *
+ * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_CONNECTIONS (default 10),
+ * BENCH_REPORT_SIZE (samples per report, default 10000).
+ */
+import autocannon from "autocannon";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../kit/test/support";
+
+const SERVICES_DIR = join(__dirname, "..");
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const REPORT_SIZE = Number(process.env.BENCH_REPORT_SIZE ?? 10_000);
+const LOG_DIR = mkdtempSync(join(tmpdir(), "kubeforge-bench-"));
+
+const BARE_HELLO = `require("node:http").createServer((req, res) => {
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.end(JSON.stringify({ message: "hello from kubeforge" }));
+}).listen(Number(process.env.PORT), "127.0.0.1");`;
+
+const children: ChildProcess[] = [];
+
+async function waitReady(url: string, path: string): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+        try {
+            if ((await fetch(url + path)).ok) return;
+        } catch {
+            // not listening yet
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`${url}${path} did not become ready`);
+}
+
+/** Starts `node <args>` with PORT set and waits until `readyPath` answers 200. */
+async function start(name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<string> {
+    const port = await freePort();
+    const log = openSync(join(LOG_DIR, `${name}.log`), "w");
+    const child = spawn(process.execPath, args, {
+        cwd: SERVICES_DIR,
+        env: { PATH: process.env.PATH, NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
+        stdio: ["ignore", log, log],
+    });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(url, readyPath);
+    return url;
+}
+
+interface Target {
+    name: string;
+    url: string;
+    method?: "GET" | "POST";
+    body?: string;
+}
+
+interface Row {
+    target: string;
+    rps: number;
+    p50: number;
+    p99: number;
+    requests: number;
+    failures: number;
+}
+
+/** Nearest-rank percentile of ascending values. */
+function percentile(sorted: number[], p: number): number {
+    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+/**
+ * One autocannon run; latencies are taken from its per-response timings (autocannon's own
+ * histogram rounds to whole milliseconds, too coarse for a hello route).
+ */
+function run(options: autocannon.Options): Promise<{ result: autocannon.Result; latencies: number[] }> {
+    const latencies: number[] = [];
+    return new Promise((resolve, reject) => {
+        const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve({ result, latencies })));
+        instance.on("response", (_client, status, _bytes, ms) => {
+            if (status >= 200 && status < 300) latencies.push(ms);
+        });
+    });
+}
+
+async function measure(target: Target): Promise<Row> {
+    const options = {
+        url: target.url,
+        connections: CONNECTIONS,
+        method: target.method ?? "GET",
+        body: target.body,
+        headers: target.body ? { "content-type": "application/json" } : {},
+    };
+    await run({ ...options, duration: 2 }); // warm-up: JIT, connection pools
+    const { result, latencies } = await run({ ...options, duration: DURATION });
+    latencies.sort((a, b) => a - b);
+    return {
+        target: target.name,
+        rps: Math.round(result.requests.average),
+        p50: Math.round(percentile(latencies, 50) * 100) / 100,
+        p99: Math.round(percentile(latencies, 99) * 100) / 100,
+        requests: result.requests.total,
+        failures: result.errors + result.non2xx,
+    };
+}
+
+async function main(): Promise<void> {
+    const baseline = await start("baseline", ["-e", BARE_HELLO], {}, "/");
+    const messages = await start("messages", ["messages/dist/main.js"], {}, "/readyz");
+    const reports = await start("reports", ["reports/dist/main.js"], {}, "/readyz");
+    const backend = await start("backend", ["backend/dist/main.js"], { MESSAGES_URL: messages, REPORTS_URL: reports }, "/readyz");
+
+    const rows: Row[] = [];
+    for (const target of [
+        { name: "baseline: bare node:http hello", url: `${baseline}/` },
+        { name: "backend GET /api/hello", url: `${backend}/api/hello` },
+        { name: `backend POST /api/reports (size ${REPORT_SIZE}, via reports)`, url: `${backend}/api/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
+    ]) {
+        rows.push(await measure(target));
+    }
+
+    const width = Math.max(...rows.map((r) => r.target.length));
+    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per target (after a 2 s warm-up), node ${process.version}; logs in ${LOG_DIR}\n`);
+    console.log(`${"target".padEnd(width)} | ${"req/s".padStart(7)} | ${"p50 ms".padStart(6)} | ${"p99 ms".padStart(6)} | ${"requests".padStart(8)} | failures`);
+    console.log(`${"-".repeat(width)}-|-${"-".repeat(7)}-|-${"-".repeat(6)}-|-${"-".repeat(6)}-|-${"-".repeat(8)}-|---------`);
+    for (const r of rows) {
+        console.log(`${r.target.padEnd(width)} | ${String(r.rps).padStart(7)} | ${String(r.p50).padStart(6)} | ${String(r.p99).padStart(6)} | ${String(r.requests).padStart(8)} | ${r.failures}`);
+    }
+    if (rows.some((r) => r.failures > 0)) process.exitCode = 1;
+}
+
+main()
+    .catch((error: unknown) => {
+        console.error(error instanceof Error ? error.message : error);
+        process.exitCode = 1;
+    })
+    .finally(() => {
+        for (const child of children) child.kill("SIGTERM");
+    });
