@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidrProblem, CLUSTER_AUTOSCALER_IMAGES, INSTANCE_TYPE, instanceArchitecture, MAX_ZONES, parseCidr, VPC_PREFIX_RANGE } from "./cluster/eks-values";
+import { cidrProblem, CLUSTER_AUTOSCALER_IMAGES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./cluster/eks-values";
 
 /** The config namespace: every key is `kubeforge:<key>`. */
 export const CONFIG_NAMESPACE = "kubeforge";
@@ -189,7 +189,7 @@ const cidr = z.string().superRefine((value, ctx) => {
     const problem = cidrProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
-const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(1000, "must be at most 1000");
+const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(MAX_NODES, `must be at most ${MAX_NODES}`);
 const eksIdList = (kind: string, pattern: RegExp, example: string) =>
     z.array(z.string().regex(pattern, `is not a ${kind} id (e.g. ${example})`)).min(2, "must list at least two (EKS needs two availability zones)");
 
@@ -231,15 +231,15 @@ const eksNetworkSchema = z
 
 const eksNodesSchema = z
     .strictObject({
-        /** Instance types of the managed node group, one CPU architecture; default [m6i.large]. */
+        /** Instance types of the managed node groups, one CPU architecture; default [m6i.large]. */
         instanceTypes: z.array(z.string().regex(INSTANCE_TYPE, "is not an EC2 instance type (e.g. m6i.large)")).min(1, "must list at least one instance type").default(["m6i.large"]),
         /** ON_DEMAND or SPOT; default ON_DEMAND. */
         capacityType: z.enum(["ON_DEMAND", "SPOT"]).default("ON_DEMAND"),
-        /** Fewest nodes the autoscaler keeps (required with nodes). */
+        /** Fewest nodes the autoscaler keeps, over the whole cluster (required with nodes; a multiple of the zone count). */
         minSize: nodeCount,
-        /** Nodes at creation; afterwards the Cluster Autoscaler owns it. Default minSize. */
+        /** Nodes at creation, over the whole cluster; afterwards the Cluster Autoscaler owns it. Default minSize. */
         desiredSize: nodeCount.optional(),
-        /** Most nodes the autoscaler may add (required with nodes, at least 1). */
+        /** Most nodes the autoscaler may run, over the whole cluster (required with nodes, at least 1; a multiple of the zone count). */
         maxSize: nodeCount.min(1, "must be at least 1"),
         /** Root volume size in GiB (encrypted gp3); default 50. */
         diskSizeGiB: z.number().int("must be a whole number").min(20, "must be at least 20").max(16384, "must be at most 16384").default(50),
@@ -252,8 +252,10 @@ const eksNodesSchema = z
         if (n.desiredSize !== undefined && n.desiredSize > n.maxSize) ctx.addIssue({ code: "custom", path: ["desiredSize"], message: `is above maxSize ${n.maxSize}` });
         const archs = new Set(n.instanceTypes.map(instanceArchitecture));
         if (archs.size > 1 && n.instanceTypes.every((t) => INSTANCE_TYPE.test(t))) ctx.addIssue({ code: "custom", path: ["instanceTypes"], message: "mixes arm64 (Graviton) and x86_64 instance types; one node group needs one architecture" });
-    })
-    .transform((n) => ({ ...n, desiredSize: n.desiredSize ?? n.minSize }));
+    });
+
+/** Node counts per zone when `nodes` is left out: one node in each zone, up to three. */
+export const DEFAULT_NODES_PER_ZONE = { minSize: 1, maxSize: 3 } as const;
 
 const eksSchema = z
     .strictObject({
@@ -274,10 +276,27 @@ const eksSchema = z
         /** Pinned add-on versions; an add-on left out gets the default version for kubernetesVersion. */
         addonVersions: z.strictObject(Object.fromEntries(EKS_ADDONS.map((a) => [a, addonVersion])) as Record<(typeof EKS_ADDONS)[number], typeof addonVersion>).default({}),
         network: eksNetworkSchema.prefault({}),
-        nodes: eksNodesSchema.prefault({ minSize: 2, maxSize: 6 }),
+        /** Instance types and node counts over the whole cluster; default {@link DEFAULT_NODES_PER_ZONE} times the zone count. */
+        nodes: eksNodesSchema.optional(),
     })
-    // The region comes from `aws:region`; parseSettings fills it in for the eks flavour.
-    .transform((s) => ({ ...s, region: "" }));
+    .superRefine((s, ctx) => {
+        // One node group per zone, all the same size: each cluster-wide count must split equally.
+        // The zone count is only known once the network block is valid.
+        if (s.nodes === undefined || ctx.issues.some((i) => i.path?.[0] === "network")) return;
+        const zones = zoneCount(s.network);
+        for (const key of NODE_COUNT_KEYS) {
+            const total = s.nodes[key];
+            const problem = total === undefined ? undefined : zoneMultipleProblem(total, zones);
+            if (problem) ctx.addIssue({ code: "custom", path: ["nodes", key], message: problem });
+        }
+    })
+    // Default node counts for the zone count, desiredSize from minSize. The region comes from
+    // `aws:region`; parseSettings fills it in for the eks flavour.
+    .transform((s) => {
+        const zones = zoneCount(s.network);
+        const nodes = s.nodes ?? eksNodesSchema.parse({ minSize: zones * DEFAULT_NODES_PER_ZONE.minSize, maxSize: zones * DEFAULT_NODES_PER_ZONE.maxSize });
+        return { ...s, nodes: { ...nodes, desiredSize: nodes.desiredSize ?? nodes.minSize }, region: "" };
+    });
 
 /**
  * Checks that need more than the eks block: `aws:region` must be set, an admin principal given,

@@ -19,7 +19,7 @@ import {
 } from "../components/cluster/eks-iam";
 import { clusterAutoscalerImage } from "../components/cluster/eks-controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
-import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout } from "../components/cluster/eks-values";
+import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks-values";
 
 describe("CIDR arithmetic", () => {
     it("parses and formats IPv4 blocks", () => {
@@ -44,6 +44,27 @@ describe("CIDR arithmetic", () => {
         ranges.slice(1).forEach((r, i) => expect(r[0]).toBeGreaterThanOrEqual(ranges[i]?.[1] ?? Infinity));
         expect(() => subnetLayout("10.0.0.0/24", 2)).toThrow("must have a prefix between /16 and /20");
         expect(() => subnetLayout("10.0.0.0/16", 7)).toThrow("zone count 7 must be between 1 and 6");
+    });
+});
+
+describe("node groups per zone", () => {
+    it("counts the configured zones, or an existing VPC's private subnets", () => {
+        expect(zoneCount({ availabilityZones: 3 })).toBe(3);
+        expect(zoneCount({ availabilityZones: 3, privateSubnetIds: ["subnet-1", "subnet-2"] })).toBe(2);
+    });
+
+    it("accepts multiples of the zone count and names the nearest ones otherwise", () => {
+        for (const ok of [0, 3, 9, 999]) expect(zoneMultipleProblem(ok, 3), String(ok)).toBeUndefined();
+        expect(zoneMultipleProblem(10, 3)).toBe("is not a multiple of the 3 zones (one node group per zone, sized equally; use 9 or 12)");
+        expect(zoneMultipleProblem(1, 2)).toBe("is not a multiple of the 2 zones (one node group per zone, sized equally; use 2)");
+        // Never suggests more than the 1000 nodes allowed.
+        expect(zoneMultipleProblem(1000, 3)).toBe("is not a multiple of the 3 zones (one node group per zone, sized equally; use 999)");
+    });
+
+    it("gives each zone's group an equal share of the cluster totals, or refuses", () => {
+        expect(zonalScaling({ minSize: 3, desiredSize: 6, maxSize: 9 }, 3)).toEqual({ minSize: 1, desiredSize: 2, maxSize: 3 });
+        expect(zonalScaling({ minSize: 0, desiredSize: 2, maxSize: 4 }, 2)).toEqual({ minSize: 0, desiredSize: 1, maxSize: 2 });
+        expect(() => zonalScaling({ minSize: 3, desiredSize: 3, maxSize: 10 }, 3)).toThrow("nodes.maxSize: 10 is not a multiple of the 3 zones");
     });
 });
 

@@ -17,13 +17,13 @@ describe("the program on the prod EKS cluster", () => {
         program = await runStack("prod");
     });
 
-    it("exports the cluster's name, endpoint, OIDC issuer, node group and a kubeconfig using aws eks get-token", () => {
+    it("exports the cluster's name, endpoint, OIDC issuer, one node group per zone and a kubeconfig using aws eks get-token", () => {
         expect(program.run.outputs.cluster).toEqual({
             flavour: "eks",
             name: cluster,
             endpoint: expect.stringMatching(/^https:\/\//),
             oidcIssuer: expect.stringMatching(/^https:\/\/oidc\.eks\./),
-            nodeGroupName: expect.any(String),
+            nodeGroupNames: [`${cluster}-nodes-0`, `${cluster}-nodes-1`, `${cluster}-nodes-2`],
             region: "eu-west-1",
         });
         expect(String(program.run.outputs.kubeconfig)).toContain('"get-token","--cluster-name","kubeforge-prod","--region","eu-west-1"');
@@ -45,10 +45,11 @@ describe("the program on the prod EKS cluster", () => {
         expect(JSON.stringify(policies)).not.toContain("0.0.0.0/0");
     });
 
-    it("creates the services only after the node group, CoreDNS and the load-balancer controller", () => {
+    it("creates the services only after every zone's node group, CoreDNS and the load-balancer controller", () => {
+        const nodeGroups = [0, 1, 2].map((i) => `aws:eks/nodeGroup:NodeGroup::${cluster}-nodes-${i}`);
         for (const name of DEFAULT_SERVICE_NAMES) {
             const deps = program.named("kubeforge:microservice:Microservice", name).options.dependencies;
-            for (const needed of [`aws:eks/nodeGroup:NodeGroup::${cluster}-nodes`, `aws:eks/addon:Addon::${cluster}-coredns`, `kubernetes:helm.sh/v3:Release::${cluster}-aws-load-balancer-controller`]) {
+            for (const needed of [...nodeGroups, `aws:eks/addon:Addon::${cluster}-coredns`, `kubernetes:helm.sh/v3:Release::${cluster}-aws-load-balancer-controller`]) {
                 expect(deps.some((urn) => urn.endsWith(needed)), `${name} waits for ${needed}`).toBe(true);
             }
         }

@@ -36,10 +36,15 @@ async function build(stack: string, override?: Parameters<typeof stackSettings>[
     return { cluster: await buildEksCluster(stackSettings(stack, override, as)), name: `kubeforge-${as}` };
 }
 
+/** The node groups of a cluster, in zone order. */
+function nodeGroupsOf(name: string): RecordedResource[] {
+    return ofType("aws:eks/nodeGroup:NodeGroup", `${name}-nodes-`).sort((a, b) => a.name.localeCompare(b.name));
+}
+
 describe.each([
-    { stack: "prod", zones: 3, nats: 3, production: true },
-    { stack: "staging", zones: 2, nats: 1, production: false },
-])("EKS cluster for $stack", ({ stack, zones, nats, production }) => {
+    { stack: "prod", zones: 3, nats: 3, production: true, instanceTypes: ["m6i.large", "m7i.large"], totals: { minSize: 3, desiredSize: 3, maxSize: 9 } },
+    { stack: "staging", zones: 2, nats: 1, production: false, instanceTypes: ["t3.large", "t3a.large"], totals: { minSize: 2, desiredSize: 2, maxSize: 4 } },
+])("EKS cluster for $stack", ({ stack, zones, nats, production, instanceTypes, totals }) => {
     let built: Built;
     let name: string;
     const warnings: string[] = [];
@@ -128,18 +133,35 @@ describe.each([
         const instanceTags = (lt.tagSpecifications as Json[]).find((t) => t.resourceType === "instance");
         expect(obj(instanceTags?.tags)).toMatchObject({ project: "kubeforge", stack, component: "cluster" });
 
-        const ng = one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs;
-        expect(ng.amiType).toBe("AL2023_x86_64_STANDARD");
-        expect(ng.capacityType).toBe(production ? "ON_DEMAND" : "SPOT");
-        expect(obj(ng.scalingConfig)).toEqual(production ? { minSize: 3, desiredSize: 3, maxSize: 9 } : { minSize: 2, desiredSize: 2, maxSize: 4 });
-        expect(obj(ng.updateConfig)).toEqual({ maxUnavailablePercentage: 33 });
-        expect(obj(ng.launchTemplate)).toEqual({ id: `${name}-nodes-id`, version: "1" });
-        expect(tagsOf(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`))).toMatchObject({ "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" });
-        expect(ng.subnetIds).toEqual(ofType("aws:ec2/subnet:Subnet", `${name}-network-private-`).map((s) => `${s.name}-id`));
+        for (const ng of nodeGroupsOf(name)) {
+            expect(ng.inputs.nodeRoleArn, ng.name).toBe(`arn:aws:iam::123456789012:role/${name}-nodes`);
+            expect(ng.inputs.amiType, ng.name).toBe("AL2023_x86_64_STANDARD");
+            expect(ng.inputs.capacityType, ng.name).toBe(production ? "ON_DEMAND" : "SPOT");
+            expect(ng.inputs.instanceTypes, ng.name).toEqual(instanceTypes);
+            expect(obj(ng.inputs.updateConfig), ng.name).toEqual({ maxUnavailablePercentage: 33 });
+            expect(obj(ng.inputs.nodeRepairConfig), ng.name).toEqual({ enabled: true });
+            expect(obj(ng.inputs.launchTemplate), ng.name).toEqual({ id: `${name}-nodes-id`, version: "1" });
+            expect(tagsOf(ng), ng.name).toEqual({ "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" });
+        }
     });
 
-    it("leaves the node count to the Cluster Autoscaler after creation", () => {
-        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).options.ignoreChanges).toEqual(["scalingConfig.desiredSize"]);
+    it("runs one node group per zone, each only in its zone's private subnet, so the autoscaler can add a node in a given zone", () => {
+        const groups = nodeGroupsOf(name);
+        expect(groups.map((g) => g.name)).toEqual([...Array(zones).keys()].map((i) => `${name}-nodes-${i}`));
+        const privateSubnets = ofType("aws:ec2/subnet:Subnet", `${name}-network-private-`);
+        groups.forEach((g, i) => expect(g.inputs.subnetIds, g.name).toEqual([`${name}-network-private-${i}-id`]));
+        // Between them the groups cover every private subnet, hence every zone, once.
+        expect(groups.flatMap((g) => g.inputs.subnetIds as string[]).sort()).toEqual(privateSubnets.map((s) => `${s.name}-id`).sort());
+    });
+
+    it("sizes the zones' node groups equally, adding up to the configured cluster totals", () => {
+        const sizes = nodeGroupsOf(name).map((g) => obj(g.inputs.scalingConfig) as typeof totals);
+        for (const s of sizes) expect(s).toEqual(sizes[0]);
+        for (const key of ["minSize", "desiredSize", "maxSize"] as const) expect(sizes.reduce((sum, s) => sum + s[key], 0), key).toBe(totals[key]);
+    });
+
+    it("leaves each group's node count to the Cluster Autoscaler after creation", () => {
+        for (const ng of nodeGroupsOf(name)) expect(ng.options.ignoreChanges, ng.name).toEqual(["scalingConfig.desiredSize"]);
     });
 
     it("installs the EKS add-ons, the VPC CNI enforcing NetworkPolicy", () => {
@@ -196,7 +218,7 @@ describe.each([
         const ranges = await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(r)));
         expect(ranges).toEqual([production ? "10.30.0.0/16" : "10.20.0.0/16"]);
         const deps = built.cluster.workloadDependencies.map((r) => (r as unknown as { __name: string }).__name);
-        expect(deps).toEqual([`${name}-nodes`, `${name}-coredns`, `${name}-aws-load-balancer-controller`]);
+        expect(deps).toEqual([...nodeGroupsOf(name).map((g) => g.name), `${name}-coredns`, `${name}-aws-load-balancer-controller`]);
         expect(built.cluster.hasZones).toBe(true);
     });
 
@@ -221,13 +243,17 @@ describe.each([
             for (const n of needed) expect(deps.some((urn) => urn.endsWith(n.includes("::") ? n : `::${n}`)), `${resource} waits for ${n}`).toBe(true);
         };
         dependsOn("aws:eks/cluster:Cluster", `${name}-cluster`, `aws:cloudwatch/logGroup:LogGroup::${name}-cluster`, `${name}-cluster-secrets-key`, `${name}-cluster-AmazonEKSClusterPolicy`);
-        // Networking, service routing and pod credentials before nodes; DNS once nodes run.
-        dependsOn("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`, `${name}-vpc-cni`, `${name}-kube-proxy`, `${name}-eks-pod-identity-agent`, `${name}-nodes-AmazonEKSWorkerNodePolicy`);
-        dependsOn("aws:eks/addon:Addon", `${name}-coredns`, `${name}-nodes`);
+        // Networking, service routing and pod credentials before nodes; DNS once nodes run in every zone.
+        const groups = nodeGroupsOf(name).map((g) => `aws:eks/nodeGroup:NodeGroup::${g.name}`);
+        expect(groups).toHaveLength(zones);
+        for (const group of nodeGroupsOf(name)) {
+            dependsOn("aws:eks/nodeGroup:NodeGroup", group.name, `${name}-vpc-cni`, `${name}-kube-proxy`, `${name}-eks-pod-identity-agent`, `${name}-nodes-AmazonEKSWorkerNodePolicy`, `aws:eks/accessEntry:AccessEntry::${name}-nodes`);
+        }
+        dependsOn("aws:eks/addon:Addon", `${name}-coredns`, ...groups);
         // The Kubernetes provider only once the admin can use the API.
         dependsOn("pulumi:providers:kubernetes", `${name}-k8s`, `${name}-admin`);
         for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
-            dependsOn("kubernetes:helm.sh/v3:Release", `${name}-${controller}`, `${name}-nodes`, `${name}-coredns`, `${name}-${controller}`);
+            dependsOn("kubernetes:helm.sh/v3:Release", `${name}-${controller}`, ...groups, `${name}-coredns`, `${name}-${controller}`);
         }
     });
 
@@ -244,7 +270,7 @@ describe.each([
         expect(kubeconfig.clusters[0]?.cluster.server).toBe(await valueOf(built.cluster.endpoint));
         expect(await valueOf(built.cluster.clusterName)).toBe(name);
         expect(await valueOf(built.cluster.oidcIssuer)).toMatch(/^https:\/\/oidc\.eks\.eu-west-1\.amazonaws\.com\/id\//);
-        expect(await valueOf(built.cluster.nodeGroupName)).toBe(`${name}-nodes`);
+        expect(await valueOf(built.cluster.nodeGroupNames)).toEqual([...Array(zones).keys()].map((i) => `${name}-nodes-${i}`));
     });
 });
 
@@ -266,7 +292,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
             (raw) => {
                 const eks = obj(obj(raw.cluster).eks);
                 eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds };
-                eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 3, maxSize: 6 };
+                eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 2, maxSize: 6 };
                 eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
                 eks.publicAccessCidrs = [];
             },
@@ -284,7 +310,8 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
             ].sort(),
         );
         expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).subnetIds).toEqual(privateSubnetIds);
-        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.subnetIds).toEqual(privateSubnetIds);
+        // One node group per given private subnet, each with an equal share of the cluster totals.
+        expect(nodeGroupsOf(name).map((g) => [g.inputs.subnetIds, g.inputs.scalingConfig])).toEqual(privateSubnetIds.map((id) => [[id], { minSize: 1, desiredSize: 1, maxSize: 3 }]));
         expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
     });
 
@@ -298,7 +325,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
     });
 
     it("runs Graviton nodes on the AL2023 ARM AMI and builds images for linux/arm64", () => {
-        expect(one("aws:eks/nodeGroup:NodeGroup", `${name}-nodes`).inputs.amiType).toBe("AL2023_ARM_64_STANDARD");
+        for (const ng of nodeGroupsOf(name)) expect(ng.inputs.amiType, ng.name).toBe("AL2023_ARM_64_STANDARD");
         expect(built.cluster.registry.platform).toBe("linux/arm64");
     });
 

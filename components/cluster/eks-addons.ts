@@ -19,7 +19,7 @@ export const ADDON_CONFIGURATION: Partial<Record<EksAddonName, Record<string, un
 
 /**
  * Add-ons nodes need to become Ready (networking, service routing, credentials for pods). They
- * are installed before the node group; CoreDNS needs running nodes, so it comes after.
+ * are installed before the node groups; CoreDNS needs running nodes, so it comes after.
  */
 export const ADDONS_BEFORE_NODES: readonly EksAddonName[] = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"];
 

@@ -37,9 +37,12 @@ export class EksNetwork extends pulumi.ComponentResource {
     /** The VPC's IPv4 CIDR (pod and node addresses come from it). */
     readonly vpcCidr: pulumi.Output<string>;
     /** Public subnets, one per zone: NAT gateways and internet-facing load balancers. */
-    readonly publicSubnetIds: pulumi.Output<string[]>;
-    /** Private subnets, one per zone: nodes, pods and the control plane's network interfaces. */
-    readonly privateSubnetIds: pulumi.Output<string[]>;
+    readonly publicSubnetIds: pulumi.Output<string>[];
+    /**
+     * Private subnets, one per zone (so as many as there are zones, known before deployment):
+     * nodes, pods and the control plane's network interfaces.
+     */
+    readonly privateSubnetIds: pulumi.Output<string>[];
 
     constructor(name: string, args: EksNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksNetwork", name, {}, opts);
@@ -50,8 +53,8 @@ export class EksNetwork extends pulumi.ComponentResource {
         if (network.vpcId !== undefined && network.publicSubnetIds && network.privateSubnetIds) {
             this.vpcId = pulumi.output(network.vpcId);
             this.vpcCidr = aws.ec2.getVpcOutput({ id: network.vpcId }, childOpts).cidrBlock;
-            this.publicSubnetIds = pulumi.output(network.publicSubnetIds);
-            this.privateSubnetIds = pulumi.output(network.privateSubnetIds);
+            this.publicSubnetIds = network.publicSubnetIds.map((id) => pulumi.output(id));
+            this.privateSubnetIds = network.privateSubnetIds.map((id) => pulumi.output(id));
             // Existing subnets get the tags the load-balancer controller discovers them by.
             const tagSubnets = (ids: string[], roleTag: string) =>
                 ids.forEach((id) => {
@@ -116,8 +119,8 @@ export class EksNetwork extends pulumi.ComponentResource {
 
             this.vpcId = vpc.id;
             this.vpcCidr = vpc.cidrBlock;
-            this.publicSubnetIds = pulumi.all(publicSubnets.map((s) => s.id));
-            this.privateSubnetIds = pulumi.all(privateSubnets.map((s) => s.id));
+            this.publicSubnetIds = publicSubnets.map((s) => s.id);
+            this.privateSubnetIds = privateSubnets.map((s) => s.id);
         }
         this.registerOutputs({ vpcId: this.vpcId, vpcCidr: this.vpcCidr, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
     }

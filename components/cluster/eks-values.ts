@@ -88,6 +88,48 @@ export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
     };
 }
 
+/** Most nodes a cluster may have (each of minSize, desiredSize and maxSize). */
+export const MAX_NODES = 1000;
+
+/** The node counts of a cluster or of one node group. */
+export interface NodeCounts {
+    minSize: number;
+    desiredSize: number;
+    maxSize: number;
+}
+
+/** The keys of {@link NodeCounts}, in the order they are checked and reported. */
+export const NODE_COUNT_KEYS = ["minSize", "desiredSize", "maxSize"] as const satisfies readonly (keyof NodeCounts)[];
+
+/**
+ * Zones the cluster's nodes span: one per private subnet of an existing VPC, else the configured
+ * zone count. There is one node group per zone.
+ */
+export function zoneCount(network: { availabilityZones: number; privateSubnetIds?: readonly string[] }): number {
+    return network.privateSubnetIds?.length ?? network.availabilityZones;
+}
+
+/**
+ * Why a cluster-wide node count cannot be shared equally by one node group per zone, or undefined
+ * when it can; names the nearest counts that can (within 1..{@link MAX_NODES}).
+ */
+export function zoneMultipleProblem(total: number, zones: number): string | undefined {
+    const below = total - (total % zones);
+    if (below === total) return undefined;
+    const nearest = [below, below + zones].filter((n) => n > 0 && n <= MAX_NODES);
+    return `is not a multiple of the ${zones} zones (one node group per zone, sized equally; use ${nearest.join(" or ")})`;
+}
+
+/** Each zone's node group's share of the cluster-wide counts; throws when one does not split equally. */
+export function zonalScaling(total: NodeCounts, zones: number): NodeCounts {
+    const share = (key: keyof NodeCounts): number => {
+        const problem = zoneMultipleProblem(total[key], zones);
+        if (problem) throw new Error(`nodes.${key}: ${total[key]} ${problem}`);
+        return total[key] / zones;
+    };
+    return { minSize: share("minSize"), desiredSize: share("desiredSize"), maxSize: share("maxSize") };
+}
+
 /** EC2 instance type: family (with generation and options) `.` size, e.g. `m6i.large`, `c7gn.16xlarge`, `m7i-flex.xlarge`. */
 export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9]*(nano|micro|small|medium|large|xlarge|metal)(-[0-9]+xl)?$/;
 

@@ -1,13 +1,13 @@
 /**
  * Cluster flavour `eks`: an Amazon EKS cluster from `@pulumi/aws` primitives. A VPC over several
- * zones, a control plane with envelope-encrypted secrets, audit logs and access entries, a managed
- * node group of Amazon Linux 2023 nodes (IMDSv2 only, encrypted gp3 roots), the EKS add-ons, the
- * Cluster Autoscaler and the AWS Load Balancer Controller (an NLB per public Service), and ECR for
- * images.
+ * zones, a control plane with envelope-encrypted secrets, audit logs and access entries, one
+ * managed node group per zone of Amazon Linux 2023 nodes (IMDSv2 only, encrypted gp3 roots), the
+ * EKS add-ons, the Cluster Autoscaler and the AWS Load Balancer Controller (an NLB per public
+ * Service), and ECR for images.
  *
  * Tags: the component creates its own `aws.Provider` whose `defaultTags` put `project`, `stack` and
- * `component` on every AWS resource; EC2 instances, volumes and network interfaces the node group
- * launches get the same tags through the launch template's tag specifications.
+ * `component` on every AWS resource; EC2 instances, volumes and network interfaces the node groups
+ * launch get the same tags through the launch template's tag specifications.
  */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
@@ -18,7 +18,7 @@ import { clusterAutoscaler, loadBalancerController } from "./eks-controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./eks-iam";
 import { EksNetwork } from "./eks-network";
 import { EcrRegistry } from "./eks-registry";
-import { al2023AmiType, dockerPlatform, parseCidr } from "./eks-values";
+import { al2023AmiType, dockerPlatform, parseCidr, zonalScaling, zoneCount } from "./eks-values";
 import type { KubeCluster } from "./index";
 
 /** Control-plane log types shipped to CloudWatch. */
@@ -89,13 +89,13 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly kubeletInsecureTls = false;
     readonly registry: EcrRegistry;
     readonly workloadDependencies: pulumi.Resource[];
-    readonly details: Record<string, pulumi.Input<string>>;
+    readonly details: Record<string, pulumi.Input<string | string[]>>;
     /** API server endpoint. */
     readonly endpoint: pulumi.Output<string>;
     /** OIDC issuer URL of the cluster (for IRSA, should anything need it). */
     readonly oidcIssuer: pulumi.Output<string>;
-    /** Name of the managed node group. */
-    readonly nodeGroupName: pulumi.Output<string>;
+    /** Names of the managed node groups, one per zone in zone order. */
+    readonly nodeGroupNames: pulumi.Output<string[]>;
     /** The control plane (protected in production). */
     readonly cluster: aws.eks.Cluster;
     /** KMS key encrypting Kubernetes secrets (protected in production). */
@@ -108,6 +108,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         if (!eks.region) throw new Error(`${name}: the eks flavour needs a region (set aws:region)`);
         if (!eks.adminPrincipalArn) throw new Error(`${name}: the eks flavour needs kubeforge:cluster.eks.adminPrincipalArn`);
         const amiType = al2023AmiType(eks.nodes.instanceTypes);
+        // The configured counts are cluster totals; each zone's node group gets an equal share.
+        const zoneNodes = zonalScaling(eks.nodes, zoneCount(eks.network));
         const production = settings.environment === "production";
         if (eks.publicAccessCidrs.some((c) => parseCidr(c)?.prefix === 0)) {
             pulumi.log.warn(`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`, this);
@@ -167,7 +169,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         // Nodes.
         const nodeRole = new aws.iam.Role(`${name}-nodes`, { assumeRolePolicy: partition.dnsSuffix.apply((s) => JSON.stringify(serviceTrustPolicy(`ec2.${s}`, false))), description: `EKS nodes of ${name}` }, childOpts);
         const nodeRolePolicies = NODE_ROLE_POLICIES.map((p) => new aws.iam.RolePolicyAttachment(`${name}-nodes-${p}`, { role: nodeRole.name, policyArn: policyArn(p) }, childOpts));
-        // Created before the node group, which then uses it rather than making its own, and owned
+        // Created before the node groups, which then use it rather than making their own, and owned
         // here so that it is replaced with the role (an entry outliving its role stops working).
         const nodeAccess = new aws.eks.AccessEntry(`${name}-nodes`, { clusterName, principalArn: nodeRole.arn, type: "EC2_LINUX" }, childOpts);
         const launchTemplate = new aws.ec2.LaunchTemplate(
@@ -184,27 +186,34 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         );
         const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, kubernetesVersion: eks.kubernetesVersion, version: eks.addonVersions[addon] });
         const nodeAddons = ADDONS_BEFORE_NODES.map((addon) => eksAddon(name, addon, addonArgs(addon), childOpts));
-        const nodeGroup = new aws.eks.NodeGroup(
-            `${name}-nodes`,
-            {
-                clusterName,
-                version: eks.kubernetesVersion,
-                nodeRoleArn: nodeRole.arn,
-                subnetIds: network.privateSubnetIds,
-                amiType,
-                capacityType: eks.nodes.capacityType,
-                instanceTypes: eks.nodes.instanceTypes,
-                scalingConfig: { minSize: eks.nodes.minSize, desiredSize: eks.nodes.desiredSize, maxSize: eks.nodes.maxSize },
-                updateConfig: { maxUnavailablePercentage: eks.nodes.maxUnavailablePercentage },
-                launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
-                nodeRepairConfig: { enabled: true },
-                // Cluster Autoscaler auto-discovery tags (EKS puts the same on the node group's Auto Scaling group).
-                tags: { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
-            },
-            // The Cluster Autoscaler owns the node count once the group exists.
-            { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
+        // One node group per zone, each in its zone's private subnet. Services spread pods over zones
+        // as a hard constraint; the Cluster Autoscaler models a new node on a group's template, so
+        // only a single-zone group lets it add a node in the zone a pending pod needs (its AWS
+        // README; the EKS best-practices guide). `balance-similar-node-groups` grows them evenly.
+        const nodeGroups = network.privateSubnetIds.map(
+            (subnetId, i) =>
+                new aws.eks.NodeGroup(
+                    `${name}-nodes-${i}`,
+                    {
+                        clusterName,
+                        version: eks.kubernetesVersion,
+                        nodeRoleArn: nodeRole.arn,
+                        subnetIds: [subnetId],
+                        amiType,
+                        capacityType: eks.nodes.capacityType,
+                        instanceTypes: eks.nodes.instanceTypes,
+                        scalingConfig: zoneNodes,
+                        updateConfig: { maxUnavailablePercentage: eks.nodes.maxUnavailablePercentage },
+                        launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
+                        nodeRepairConfig: { enabled: true },
+                        // Cluster Autoscaler auto-discovery tags (EKS puts the same on the node group's Auto Scaling group).
+                        tags: { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
+                    },
+                    // The Cluster Autoscaler owns the node count once the group exists.
+                    { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
+                ),
         );
-        const coredns = eksAddon(name, "coredns", addonArgs("coredns"), { ...childOpts, dependsOn: [nodeGroup] });
+        const coredns = eksAddon(name, "coredns", addonArgs("coredns"), { ...childOpts, dependsOn: nodeGroups });
 
         // Kubernetes access and in-cluster controllers.
         this.kubeconfig = pulumi.secret(
@@ -212,7 +221,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         );
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
         // Controllers and workloads need nodes and cluster DNS.
-        const running = [nodeGroup, coredns];
+        const running = [...nodeGroups, coredns];
         const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
         clusterAutoscaler(name, controllerArgs, this);
         const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
@@ -233,11 +242,11 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.clusterName = clusterName;
         this.endpoint = this.cluster.endpoint;
         this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
-        this.nodeGroupName = nodeGroup.nodeGroupName;
+        this.nodeGroupNames = pulumi.all(nodeGroups.map((g) => g.nodeGroupName));
         this.loadBalancerSourceRanges = [network.vpcCidr];
         // Public Services need the load-balancer controller's webhook before they are created.
         this.workloadDependencies = [...running, lbController];
-        this.details = { endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName, region: eks.region };
-        this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupName: this.nodeGroupName });
+        this.details = { endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames, region: eks.region };
+        this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames });
     }
 }

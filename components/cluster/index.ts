@@ -56,7 +56,7 @@ export interface KubeCluster {
      */
     readonly workloadDependencies: pulumi.Resource[];
     /** What a user needs to know about this flavour's cluster, exported as the `cluster` stack output (no secrets). */
-    readonly details: Record<string, pulumi.Input<string>>;
+    readonly details: Record<string, pulumi.Input<string | string[]>>;
 }
 
 /** Build the cluster of the configured flavour. */

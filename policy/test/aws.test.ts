@@ -121,6 +121,23 @@ describe("eks-nodegroup-imdsv2", () => {
         ]);
     });
 
+    it("judges each of several node groups (one per zone) sharing one template, as the EKS flavour declares them", async () => {
+        const resources = fixture("compliant");
+        const ng = resources.find((r) => r.type === "aws:eks/nodeGroup:NodeGroup")!;
+        const zonal = [0, 1, 2].map((zone) => ({
+            ...structuredClone(ng),
+            name: `${NODES}-${zone}`,
+            inputs: { ...structuredClone(ng.inputs), subnetIds: [`subnet-${zone}`], launchTemplate: { id: `${NODES}-id`, version: "1" } },
+            options: { dependencies: ["urn:pulumi:test::kubeforge::kubeforge:cluster:EksCluster$aws:ec2/launchTemplate:LaunchTemplate::kubeforge-prod-nodes"] },
+        }));
+        resources.splice(resources.indexOf(ng), 1, ...zonal);
+        expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpTokens: "optional" };
+        expect(await messages(eksNodeGroupImdsv2, resources)).toEqual(
+            zonal.map((g) => `EKS node group "${g.name}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`),
+        );
+    });
+
     describe("during preview, with the template's id unknown", () => {
         function preview(httpTokens: string, withPropertyDependency: boolean) {
             const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens })), "test");
