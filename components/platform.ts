@@ -62,7 +62,8 @@ export class Platform extends pulumi.ComponentResource {
             values: metricsServerValues(args.kubeletInsecureTls ?? false),
             atomic: true,
             timeout: 600,
-        }, { parent: this });
+        // A component's dependsOn does not reach its children: metrics-server needs nodes to run on.
+        }, { parent: this, dependsOn: opts?.dependsOn });
 
         this.registerOutputs({ namespace: this.namespace });
     }
