@@ -199,11 +199,10 @@ function shellWords(instruction: Instruction, scope: Scope, text: Text, where: s
         if (inside.length !== raw.split("$").length - 1) throw new Unresolvable(`${where}: unparsed "$" in ${raw}`);
         let word = raw;
         for (const v of inside) {
+            const [from, to] = [v.getRange().start.character - range.start.character, v.getRange().end.character - range.start.character];
             const value = scope.get(v.getName());
-            if (v.getModifier() !== null || value === undefined) {
-                throw new Unresolvable(`${where}: \${${v.getName()}${v.getModifier() ?? ""}} has no value known before the build`);
-            }
-            word = word.slice(0, v.getRange().start.character - range.start.character) + value + word.slice(v.getRange().end.character - range.start.character);
+            if (v.getModifier() !== null || value === undefined) throw new Unresolvable(`${where}: ${raw.slice(from, to)} has no value known before the build`);
+            word = word.slice(0, from) + value + word.slice(to);
         }
         return word;
     });
