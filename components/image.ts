@@ -1,17 +1,20 @@
 /**
  * Build a service's image and push it to the cluster's registry.
  *
- * The tag is a hash of the build inputs (the context as `.dockerignore` filters it, the
- * Dockerfile, build args and target), so an unchanged service keeps its tag and digest and is
- * not rolled out, a code change gets a new tag (which immutable-tag registries such as ECR
- * accept), and the Deployment runs the pushed digest.
+ * The tag is a hash of what can change the image: the Dockerfile, build args and target, and
+ * the files of the context (as `.dockerignore` filters it) that the Dockerfile's `COPY`/`ADD`
+ * instructions and `RUN --mount` binds take. The three built-in services share one context, so
+ * a change to one service's code re-tags only that service; an unchanged service keeps its tag
+ * and digest and is not rolled out, a code change gets a new tag (which immutable-tag
+ * registries such as ECR accept), and the Deployment runs the pushed digest.
  */
 import dockerignore from "@balena/dockerignore";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { type Argument, DockerfileParser, type Flag, type From, type Instruction, type JSONInstruction, type PropertyInstruction } from "dockerfile-ast";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { join, posix, relative, resolve, sep } from "node:path";
 import type { ImageRegistry, KubeCluster } from "./cluster";
 import type { BuildSettings, ServiceSettings } from "./config";
 
@@ -56,11 +59,217 @@ export function contextFiles(context: string): string[] {
     return out.sort();
 }
 
-/** Content hash of everything a build depends on; the first 16 hex digits tag the image. */
-export function buildHash(build: BuildSettings, root: string): string {
+/** Context paths a Dockerfile reads (`""` is the whole context), or why they cannot be known before the build. */
+export type DockerfileSources = { paths: string[] } | { wholeContext: string };
+
+/** Thrown while reading a Dockerfile when a source is not known before the build. */
+class Unresolvable extends Error {}
+
+/** Variables in scope at an instruction: the value, or `undefined` when only the build knows it. */
+type Scope = Map<string, string | undefined>;
+
+/** The Dockerfile's text by line, to read what the parser's ranges cover. */
+interface Text {
+    lines: string[];
+    escape: string;
+}
+
+/**
+ * The context paths a Dockerfile's stages read, up to and including `target` (all stages
+ * without one): the sources of `COPY` and `ADD` (not `COPY --from`, which reads a stage or an
+ * image) and of `RUN --mount=type=bind` without `from`, with `ARG` defaults, build args and
+ * `ENV` values substituted as Docker does. Paths are relative to the context; `*` and `?` stay
+ * wildcards (Go's `filepath.Match`, as Docker documents for COPY sources).
+ *
+ * When a source cannot be resolved statically the whole filtered context counts as read (never
+ * too little; the tag then changes with any file of the context, as it always did): a variable
+ * with no value known before the build (undeclared, declared without a default or build arg,
+ * set from another variable or with a `${x:-y}` modifier), quotes or escapes around a source,
+ * a URL or Git source in `ADD`, a heredoc, a `[...]`, `**` or `\` pattern, an unknown target.
+ */
+export function dockerfileSources(content: string, build: Pick<BuildSettings, "args" | "target">): DockerfileSources {
+    try {
+        return { paths: [...new Set(stageSources(content, build))] };
+    } catch (e) {
+        if (e instanceof Unresolvable) return { wholeContext: e.message };
+        throw e;
+    }
+}
+
+function stageSources(content: string, { args, target }: Pick<BuildSettings, "args" | "target">): string[] {
+    const dockerfile = DockerfileParser.parse(content);
+    const text: Text = { lines: content.split(/\r\n|\r|\n/), escape: dockerfile.getEscapeCharacter() };
+    // ARGs before the first FROM: the build arg, else the default.
+    const globals: Scope = new Map();
+    for (const arg of dockerfile.getInitialARGs()) {
+        for (const p of arg.getProperties()) globals.set(p.getName(), args[p.getName()] ?? literal(p.getValue(), text));
+    }
+    const stages: Instruction[][] = [];
+    for (const instruction of dockerfile.getInstructions()) {
+        if (instruction.getKeyword() === "FROM") stages.push([instruction]);
+        else stages.at(-1)?.push(instruction);
+    }
+    let last = stages.length - 1;
+    if (target !== undefined) {
+        last = stages.findIndex((stage) => (stage[0] as From).getBuildStage()?.toLowerCase() === target.toLowerCase());
+        if (last < 0) throw new Unresolvable(`the target "${target}" is not a stage of the Dockerfile`);
+    }
+    return stages.slice(0, last + 1).flatMap((stage) => {
+        // Each stage starts with no variables (its base image's ENV is unknown here).
+        const scope: Scope = new Map();
+        const envs = new Set<string>();
+        return stage.flatMap((instruction): string[] => {
+            switch (instruction.getKeyword()) {
+                case "ARG":
+                    for (const p of (instruction as PropertyInstruction).getProperties()) {
+                        const name = p.getName();
+                        // ENV wins over an ARG of the same name; a stage's ARG takes the build arg, else
+                        // its own default, else the value of the ARG of that name before the first FROM.
+                        if (!envs.has(name)) scope.set(name, args[name] ?? (p.getValue() === null ? globals.get(name) : literal(p.getValue(), text)));
+                    }
+                    return [];
+                case "ENV":
+                    for (const p of (instruction as PropertyInstruction).getProperties()) {
+                        scope.set(p.getName(), literal(p.getValue(), text));
+                        envs.add(p.getName());
+                    }
+                    return [];
+                case "COPY":
+                case "ADD":
+                    return copySources(instruction as JSONInstruction, scope, text);
+                case "RUN":
+                    return mountSources(instruction as JSONInstruction);
+                default:
+                    return [];
+            }
+        });
+    });
+}
+
+/** An ARG default or ENV value as written, or `undefined` if it needs expanding (variables, escapes). */
+function literal(value: string | null, text: Text): string | undefined {
+    return value === null || value.includes("$") || value.includes(text.escape) ? undefined : value;
+}
+
+function copySources(instruction: JSONInstruction, scope: Scope, text: Text): string[] {
+    const where = `line ${instruction.getRange().start.line + 1}`;
+    if (instruction.getFlags().some((flag) => flag.getName() === "from")) return [];
+    if (instruction.getArguments().some((arg) => arg.getValue().startsWith("<<"))) {
+        throw new Unresolvable(`${where}: ${instruction.getKeyword()} from a heredoc`);
+    }
+    const json = instruction.getJSONStrings();
+    const words = json.length > 0 ? json.map((arg) => jsonWord(arg, text, where)) : shellWords(instruction, scope, text, where);
+    return words.slice(0, -1).map((source) => contextPath(source, where));
+}
+
+/** The text a single-line range covers, or `undefined` across lines. */
+function rawText(arg: Argument, text: Text): string | undefined {
+    const { start, end } = arg.getRange();
+    return start.line === end.line ? text.lines[start.line]?.slice(start.character, end.character) : undefined;
+}
+
+function jsonWord(arg: Argument, text: Text, where: string): string {
+    // The parser's JSON value drops spaces inside strings; parse the string as written.
+    const raw = rawText(arg, text);
+    const word = raw === undefined ? undefined : (JSON.parse(raw) as unknown);
+    if (typeof word !== "string" || word.includes("$")) throw new Unresolvable(`${where}: JSON-form argument ${arg.getValue()} is not a plain path`);
+    return word;
+}
+
+/** Shell-form arguments with their variables substituted. */
+function shellWords(instruction: Instruction, scope: Scope, text: Text, where: string): string[] {
+    const { start, end } = instruction.getRange();
+    // An escape other than a line continuation joins or quotes words (`a\ b`): not resolved here.
+    for (const line of text.lines.slice(start.line, end.line + 1)) {
+        const trimmed = line.trimEnd();
+        if ((trimmed.endsWith(text.escape) ? trimmed.slice(0, -1) : trimmed).includes(text.escape)) {
+            throw new Unresolvable(`${where}: escaped characters in ${instruction.getKeyword()}`);
+        }
+    }
+    const variables = instruction.getVariables();
+    return instruction.getArguments().map((arg) => {
+        const raw = rawText(arg, text);
+        if (raw === undefined || raw !== arg.getValue() || raw.includes('"') || raw.includes("'")) {
+            throw new Unresolvable(`${where}: quoted or split argument ${arg.getValue()}`);
+        }
+        const range = arg.getRange();
+        const inside = variables
+            .filter((v) => v.getRange().start.line === range.start.line && v.getRange().start.character >= range.start.character && v.getRange().end.character <= range.end.character)
+            .sort((a, b) => b.getRange().start.character - a.getRange().start.character);
+        if (inside.length !== raw.split("$").length - 1) throw new Unresolvable(`${where}: unparsed "$" in ${raw}`);
+        let word = raw;
+        for (const v of inside) {
+            const [from, to] = [v.getRange().start.character - range.start.character, v.getRange().end.character - range.start.character];
+            const value = scope.get(v.getName());
+            if (v.getModifier() !== null || value === undefined) throw new Unresolvable(`${where}: ${raw.slice(from, to)} has no value known before the build`);
+            word = word.slice(0, from) + value + word.slice(to);
+        }
+        return word;
+    });
+}
+
+/** Context paths bound by `RUN --mount=type=bind` without `from` (the build context by default). */
+function mountSources(instruction: JSONInstruction): string[] {
+    const where = `line ${instruction.getRange().start.line + 1}`;
+    return instruction.getFlags().filter((flag) => flag.getName() === "mount").flatMap((mount: Flag) => {
+        const option = (name: string) => mount.getOption(name)?.getValue() ?? undefined;
+        if ((option("type") ?? "bind") !== "bind" || option("from") !== undefined) return [];
+        const value = mount.getValue() ?? "";
+        if (value.includes("$") || value.includes('"') || value.includes("'")) throw new Unresolvable(`${where}: --mount=${value} is not a plain path`);
+        return [contextPath(option("source") ?? option("src") ?? ".", where)];
+    });
+}
+
+/** A source as a path relative to the context root (which sources cannot leave, even when absolute). */
+function contextPath(source: string, where: string): string {
+    if (source.includes("://") || source.startsWith("git@")) throw new Unresolvable(`${where}: ${source} is not in the build context`);
+    if (source.includes("[") || source.includes("\\") || source.includes("**")) {
+        throw new Unresolvable(`${where}: the pattern ${source} is not resolved here (only * and ? are)`);
+    }
+    return posix.normalize(`/${source}`).replace(/^\/+|\/+$/g, "");
+}
+
+/**
+ * Whether a source path from {@link dockerfileSources} takes a context file: the file itself or
+ * a directory above it matches, segment by segment (`*` and `?` never cross a `/`).
+ */
+export function sourceMatcher(source: string): (file: string) => boolean {
+    if (source === "") return () => true;
+    const segments = source.split("/").map((segment) => {
+        if (!segment.includes("*") && !segment.includes("?")) return (name: string) => name === segment;
+        const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        const pattern = new RegExp(`^${segment.split("*").map((part) => part.split("?").map(escape).join(".")).join(".*")}$`, "s");
+        return (name: string) => pattern.test(name);
+    });
+    return (file) => {
+        const names = file.split("/");
+        return names.length >= segments.length && segments.every((matches, k) => matches(names[k]!));
+    };
+}
+
+/** What a build reads from its context. */
+export interface BuildInputs {
+    /** The context files the build reads, as {@link contextFiles} lists them. */
+    files: string[];
+    /** Set when the Dockerfile's sources could not be resolved: why `files` is the whole filtered context. */
+    wholeContext?: string;
+}
+
+/** The context files a build reads: those its Dockerfile's sources take, or all of them (see {@link dockerfileSources}). */
+export function buildInputs(build: BuildSettings, root: string): BuildInputs {
+    const { context, dockerfile } = buildPaths(build, root);
+    const files = contextFiles(context);
+    const sources = dockerfileSources(readFileSync(dockerfile, "utf8"), build);
+    if ("wholeContext" in sources) return { files, wholeContext: sources.wholeContext };
+    const takes = sources.paths.map(sourceMatcher);
+    return { files: files.filter((file) => takes.some((take) => take(file))) };
+}
+
+/** Content hash of everything that can change a build's image; the first 16 hex digits tag it. */
+export function buildHash(build: BuildSettings, root: string, inputs: BuildInputs = buildInputs(build, root)): string {
     const { context, dockerfile } = buildPaths(build, root);
     const h = createHash("sha256");
-    for (const file of contextFiles(context)) {
+    for (const file of inputs.files) {
         h.update(file).update("\0").update(readFileSync(join(context, file))).update("\0");
     }
     h.update("dockerfile\0").update(readFileSync(dockerfile));
@@ -87,7 +296,11 @@ export class ServiceImage extends pulumi.ComponentResource {
             throw new pulumi.RunError(`${key}.dockerfile: "${args.build.dockerfile ?? `${args.build.context}/Dockerfile`}" does not exist (resolved to ${dockerfile})`);
         }
 
-        this.tag = buildHash(args.build, root);
+        const inputs = buildInputs(args.build, root);
+        if (inputs.wholeContext !== undefined) {
+            pulumi.log.info(`the ${args.service} image tag covers the whole build context, so any change there rebuilds it: ${inputs.wholeContext}`, this);
+        }
+        this.tag = buildHash(args.build, root, inputs);
         const repository = args.registry.repository(args.service);
         const image = new docker.Image(`${name}-image`, {
             imageName: pulumi.interpolate`${repository}:${this.tag}`,
