@@ -27,12 +27,14 @@ function startBackend(messagesUrl: string, reportsUrl: string): Promise<RunningS
 describe("against real messages and reports", () => {
     const running: RunningService[] = [];
     let url: string;
+    let metricsUrl: string;
     beforeAll(async () => {
         const m = await startInProcess(messages, messagesEnv, { MAX_MESSAGE_BYTES: "16" });
         const r = await startInProcess(reports, reportsEnv, { MAX_REPORT_SIZE: "100000" });
         const b = await startBackend(m.url, r.url);
         running.push(b, m, r);
         url = b.url;
+        metricsUrl = b.metricsUrl;
     });
     afterAll(() => Promise.all(running.map((s) => s.shutdown())));
 
@@ -83,11 +85,11 @@ describe("against real messages and reports", () => {
         expect(response).toMatchObject({ status: 400, body: { error: "bad_request", message: expect.stringContaining(message) } });
     });
 
-    it("counts its routes in /metrics", async () => {
-        const before = requestCount(await scrape(url), "/api/hello", 200);
+    it("counts its routes in /metrics, on the metrics port", async () => {
+        const before = requestCount(await scrape(metricsUrl), "/api/hello", 200);
         await request("GET", `${url}/api/hello`);
         await request("GET", `${url}/api/hello`);
-        expect(requestCount(await scrape(url), "/api/hello", 200)).toBe(before + 2);
+        expect(requestCount(await scrape(metricsUrl), "/api/hello", 200)).toBe(before + 2);
     });
 });
 
@@ -117,7 +119,7 @@ describe("against failing upstreams", () => {
         const response = await request("POST", `${b.url}/api/reports`, { size: 10 });
         expect(Date.now() - startedAt).toBeLessThan(TIMEOUT_MS);
         expect(response).toMatchObject({ status: 502, body: { error: "upstream_unreachable", message: expect.stringContaining("ECONNREFUSED") } });
-        expect(requestCount(await scrape(b.url), "/api/reports", 502, "POST")).toBe(1);
+        expect(requestCount(await scrape(b.metricsUrl), "/api/reports", 502, "POST")).toBe(1);
     });
 
     it("answers 504 within the timeout when the upstream never answers", async () => {
