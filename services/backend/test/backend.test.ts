@@ -142,9 +142,47 @@ describe("against failing upstreams", () => {
         expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 504, body: { error: "upstream_timeout" } });
     });
 
-    it("answers 502 when the upstream fails with a 5xx", async () => {
-        const url = await backendWith((_req, res) => res.writeHead(503).end('{"error":"overloaded"}'));
-        expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 502, body: { error: "upstream_error", message: "reports answered 503" } });
+    it("answers 502 when the upstream fails with a 5xx other than 503", async () => {
+        for (const status of [500, 502, 504]) {
+            const url = await backendWith((_req, res) => res.writeHead(status, { "retry-after": "1" }).end('{"error":"internal","message":"x"}'));
+            const response = await request("GET", `${url}/api/reports/1-1`);
+            expect(response).toMatchObject({ status: 502, body: { error: "upstream_error", message: `reports answered ${status}` } });
+            expect(response.headers.get("retry-after")).toBeNull();
+        }
+    });
+
+    it("passes an upstream 503 through with its Retry-After and error body", async () => {
+        const url = await backendWith((_req, res) =>
+            res.writeHead(503, { "content-type": "application/json", "retry-after": "7" }).end('{"error":"overloaded","message":"busy; retry shortly"}'),
+        );
+        const response = await request("POST", `${url}/api/reports`, { size: 1 });
+        expect(response).toMatchObject({ status: 503, body: { error: "overloaded", message: "busy; retry shortly" } });
+        expect(response.headers.get("retry-after")).toBe("7");
+    });
+
+    it("answers an upstream 503 that is not the error shape with its own 503 body, keeping Retry-After", async () => {
+        const url = await backendWith((_req, res) => res.writeHead(503, { "content-type": "text/html", "retry-after": "3" }).end("<html>no healthy upstream</html>"));
+        const response = await request("GET", `${url}/api/messages?topic=t`);
+        expect(response).toMatchObject({ status: 503, body: { error: "upstream_unavailable", message: "messages answered 503" } });
+        expect(response.headers.get("retry-after")).toBe("3");
+        const without = await backendWith((_req, res) => res.writeHead(503).end());
+        const bare = await request("GET", `${without}/api/reports/1-1`);
+        expect(bare).toMatchObject({ status: 503, body: { error: "upstream_unavailable", message: "reports answered 503" } });
+        expect(bare.headers.get("retry-after")).toBeNull();
+    });
+
+    it("passes reports' own overload 503 through to the client", async () => {
+        const r = await startInProcess(reports, reportsEnv, { REPORT_WORKERS: "1", REPORT_QUEUE: "0", MAX_REPORT_SIZE: "200000" });
+        const b = await startBackend(r.url, r.url);
+        services.push(b, r);
+        const responses = await Promise.all(Array.from({ length: 4 }, () => request("POST", `${b.url}/api/reports`, { size: 200_000 })));
+        const shed = responses.filter((response) => response.status === 503);
+        expect(responses.map((response) => response.status)).toContain(201);
+        expect(shed.length).toBeGreaterThan(0);
+        for (const response of shed) {
+            expect(response.body).toMatchObject({ error: "overloaded" });
+            expect(response.headers.get("retry-after")).toBe("1");
+        }
     });
 
     it("answers 502 when the upstream answers something that is not JSON", async () => {
