@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningService } from "@kubeforge/service-kit";
+import { type RunningService, loadEnv } from "@kubeforge/service-kit";
 import { messages, messagesEnv } from "../../messages/src/app";
 import { reports, reportsEnv } from "../../reports/src/app";
 import { request, requestCount, runToExit, scrape, startInProcess } from "../../kit/test/support";
@@ -209,6 +209,18 @@ describe("against failing upstreams", () => {
         // Without one, the upstream gets a fresh UUID (not a per-process counter like req-1).
         await request("GET", `${url}/api/reports/1-1`);
         expect(seen?.headers["x-request-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    });
+});
+
+describe("defaults", () => {
+    it("wait for reports longer than a report may wait in reports' queue, even with reports at its 250m CPU request", () => {
+        const b = loadEnv(backendEnv, { MESSAGES_URL: "http://messages", REPORTS_URL: "http://reports" });
+        const r = loadEnv(reportsEnv, {});
+        // A report of 1000000 samples takes about 0.25 s of one core (MAX_REPORT_SIZE's comment;
+        // the largest-report row of `npm run bench:services`), so about 1 s on a quarter core.
+        const largestReportMs = (r.MAX_REPORT_SIZE / 1_000_000) * 250 * 4;
+        const worstWaitMs = (r.REPORT_QUEUE / r.REPORT_WORKERS + 1) * largestReportMs;
+        expect(worstWaitMs).toBeLessThan(b.UPSTREAM_TIMEOUT_MS);
     });
 });
 
