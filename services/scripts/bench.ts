@@ -1,6 +1,8 @@
 /**
  * `npm run bench:services`: throughput and latency of backend's hello route and of a report
- * request (backend -> reports), next to a bare node:http hello server measured in the same run.
+ * request (backend -> reports), next to a bare node:http hello server measured in the same run,
+ * and the time of one largest report (reports' defaults; services/README.md relates it to
+ * backend's UPSTREAM_TIMEOUT_MS).
  *
  * Runs the compiled services (`services/<name>/dist`, built by the npm script first) as real
  * processes on 127.0.0.1, logging at info as in production (to files under the OS temp dir), and
@@ -41,13 +43,13 @@ async function waitReady(url: string, path: string): Promise<void> {
     throw new Error(`${url}${path} did not become ready`);
 }
 
-/** Starts `node <args>` with PORT set and waits until `readyPath` answers 200. */
+/** Starts `node <args>` with PORT set (METRICS_PORT: any free port) and waits until `readyPath` answers 200. */
 async function start(name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<string> {
     const port = await freePort();
     const log = openSync(join(LOG_DIR, `${name}.log`), "w");
     const child = spawn(process.execPath, args, {
         cwd: SERVICES_DIR,
-        env: { PATH: process.env.PATH, NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), ...env },
+        env: { PATH: process.env.PATH, NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", ...env },
         stdio: ["ignore", log, log],
     });
     children.push(child);
@@ -61,6 +63,8 @@ interface Target {
     url: string;
     method?: "GET" | "POST";
     body?: string;
+    /** Concurrent connections; default BENCH_CONNECTIONS. */
+    connections?: number;
 }
 
 interface Row {
@@ -94,7 +98,7 @@ function run(options: autocannon.Options): Promise<{ result: autocannon.Result; 
 async function measure(target: Target): Promise<Row> {
     const options = {
         url: target.url,
-        connections: CONNECTIONS,
+        connections: target.connections ?? CONNECTIONS,
         method: target.method ?? "GET",
         body: target.body,
         headers: target.body ? { "content-type": "application/json" } : {},
@@ -123,12 +127,13 @@ async function main(): Promise<void> {
         { name: "baseline: bare node:http hello", url: `${baseline}/` },
         { name: "backend GET /api/hello", url: `${backend}/api/hello` },
         { name: `backend POST /api/reports (size ${REPORT_SIZE}, via reports)`, url: `${backend}/api/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
+        { name: "reports POST /reports (size 1000000, 1 connection)", url: `${reports}/reports`, method: "POST" as const, body: JSON.stringify({ size: 1_000_000 }), connections: 1 },
     ]) {
         rows.push(await measure(target));
     }
 
     const width = Math.max(...rows.map((r) => r.target.length));
-    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per target (after a 2 s warm-up), node ${process.version}; logs in ${LOG_DIR}\n`);
+    console.log(`\n${CONNECTIONS} connections unless noted, ${DURATION} s per target (after a 2 s warm-up), node ${process.version}; logs in ${LOG_DIR}\n`);
     console.log(`${"target".padEnd(width)} | ${"req/s".padStart(7)} | ${"p50 ms".padStart(6)} | ${"p99 ms".padStart(6)} | ${"requests".padStart(8)} | failures`);
     console.log(`${"-".repeat(width)}-|-${"-".repeat(7)}-|-${"-".repeat(6)}-|-${"-".repeat(6)}-|-${"-".repeat(8)}-|---------`);
     for (const r of rows) {

@@ -9,7 +9,8 @@
  * - `GET /api/reports/:id` -> reports `GET /reports/:id`
  *
  * Field rules (topic format, size range, body size) are the upstream's; their 4xx answers pass
- * through unchanged. Upstream failures are 502, upstream timeouts 504.
+ * through unchanged, and so does a 503 (reports shedding load) with its `Retry-After`. Other
+ * upstream failures are 502, upstream timeouts 504.
  */
 import { baseEnv, intVar, parseInput, urlVar, type ServiceDefinition } from "@kubeforge/service-kit";
 import type { FastifyReply } from "fastify";
@@ -22,7 +23,10 @@ export const backendEnv = baseEnv.extend({
     MESSAGES_URL: urlVar(),
     /** reports' base URL (set by the Microservice component); required. */
     REPORTS_URL: urlVar(),
-    /** Deadline of each upstream call; default 5000 ms. */
+    /**
+     * Deadline of each upstream call; default 5000 ms. Keep it above reports' worst queue wait
+     * (services/README.md, "Timeouts and queues"), or clients get 504 while reports still works.
+     */
     UPSTREAM_TIMEOUT_MS: intVar(1, 60_000, 5000),
 });
 

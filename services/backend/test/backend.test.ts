@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningService } from "@kubeforge/service-kit";
+import { type RunningService, loadEnv } from "@kubeforge/service-kit";
 import { messages, messagesEnv } from "../../messages/src/app";
 import { reports, reportsEnv } from "../../reports/src/app";
 import { request, requestCount, runToExit, scrape, startInProcess } from "../../kit/test/support";
@@ -27,12 +27,14 @@ function startBackend(messagesUrl: string, reportsUrl: string): Promise<RunningS
 describe("against real messages and reports", () => {
     const running: RunningService[] = [];
     let url: string;
+    let metricsUrl: string;
     beforeAll(async () => {
         const m = await startInProcess(messages, messagesEnv, { MAX_MESSAGE_BYTES: "16" });
         const r = await startInProcess(reports, reportsEnv, { MAX_REPORT_SIZE: "100000" });
         const b = await startBackend(m.url, r.url);
         running.push(b, m, r);
         url = b.url;
+        metricsUrl = b.metricsUrl;
     });
     afterAll(() => Promise.all(running.map((s) => s.shutdown())));
 
@@ -83,11 +85,11 @@ describe("against real messages and reports", () => {
         expect(response).toMatchObject({ status: 400, body: { error: "bad_request", message: expect.stringContaining(message) } });
     });
 
-    it("counts its routes in /metrics", async () => {
-        const before = requestCount(await scrape(url), "/api/hello", 200);
+    it("counts its routes in /metrics, on the metrics port", async () => {
+        const before = requestCount(await scrape(metricsUrl), "/api/hello", 200);
         await request("GET", `${url}/api/hello`);
         await request("GET", `${url}/api/hello`);
-        expect(requestCount(await scrape(url), "/api/hello", 200)).toBe(before + 2);
+        expect(requestCount(await scrape(metricsUrl), "/api/hello", 200)).toBe(before + 2);
     });
 });
 
@@ -117,7 +119,7 @@ describe("against failing upstreams", () => {
         const response = await request("POST", `${b.url}/api/reports`, { size: 10 });
         expect(Date.now() - startedAt).toBeLessThan(TIMEOUT_MS);
         expect(response).toMatchObject({ status: 502, body: { error: "upstream_unreachable", message: expect.stringContaining("ECONNREFUSED") } });
-        expect(requestCount(await scrape(b.url), "/api/reports", 502, "POST")).toBe(1);
+        expect(requestCount(await scrape(b.metricsUrl), "/api/reports", 502, "POST")).toBe(1);
     });
 
     it("answers 504 within the timeout when the upstream never answers", async () => {
@@ -140,9 +142,47 @@ describe("against failing upstreams", () => {
         expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 504, body: { error: "upstream_timeout" } });
     });
 
-    it("answers 502 when the upstream fails with a 5xx", async () => {
-        const url = await backendWith((_req, res) => res.writeHead(503).end('{"error":"overloaded"}'));
-        expect(await request("GET", `${url}/api/reports/1-1`)).toMatchObject({ status: 502, body: { error: "upstream_error", message: "reports answered 503" } });
+    it("answers 502 when the upstream fails with a 5xx other than 503", async () => {
+        for (const status of [500, 502, 504]) {
+            const url = await backendWith((_req, res) => res.writeHead(status, { "retry-after": "1" }).end('{"error":"internal","message":"x"}'));
+            const response = await request("GET", `${url}/api/reports/1-1`);
+            expect(response).toMatchObject({ status: 502, body: { error: "upstream_error", message: `reports answered ${status}` } });
+            expect(response.headers.get("retry-after")).toBeNull();
+        }
+    });
+
+    it("passes an upstream 503 through with its Retry-After and error body", async () => {
+        const url = await backendWith((_req, res) =>
+            res.writeHead(503, { "content-type": "application/json", "retry-after": "7" }).end('{"error":"overloaded","message":"busy; retry shortly"}'),
+        );
+        const response = await request("POST", `${url}/api/reports`, { size: 1 });
+        expect(response).toMatchObject({ status: 503, body: { error: "overloaded", message: "busy; retry shortly" } });
+        expect(response.headers.get("retry-after")).toBe("7");
+    });
+
+    it("answers an upstream 503 that is not the error shape with its own 503 body, keeping Retry-After", async () => {
+        const url = await backendWith((_req, res) => res.writeHead(503, { "content-type": "text/html", "retry-after": "3" }).end("<html>no healthy upstream</html>"));
+        const response = await request("GET", `${url}/api/messages?topic=t`);
+        expect(response).toMatchObject({ status: 503, body: { error: "upstream_unavailable", message: "messages answered 503" } });
+        expect(response.headers.get("retry-after")).toBe("3");
+        const without = await backendWith((_req, res) => res.writeHead(503).end());
+        const bare = await request("GET", `${without}/api/reports/1-1`);
+        expect(bare).toMatchObject({ status: 503, body: { error: "upstream_unavailable", message: "reports answered 503" } });
+        expect(bare.headers.get("retry-after")).toBeNull();
+    });
+
+    it("passes reports' own overload 503 through to the client", async () => {
+        const r = await startInProcess(reports, reportsEnv, { REPORT_WORKERS: "1", REPORT_QUEUE: "0", MAX_REPORT_SIZE: "200000" });
+        const b = await startBackend(r.url, r.url);
+        services.push(b, r);
+        const responses = await Promise.all(Array.from({ length: 4 }, () => request("POST", `${b.url}/api/reports`, { size: 200_000 })));
+        const shed = responses.filter((response) => response.status === 503);
+        expect(responses.map((response) => response.status)).toContain(201);
+        expect(shed.length).toBeGreaterThan(0);
+        for (const response of shed) {
+            expect(response.body).toMatchObject({ error: "overloaded" });
+            expect(response.headers.get("retry-after")).toBe("1");
+        }
     });
 
     it("answers 502 when the upstream answers something that is not JSON", async () => {
@@ -169,6 +209,18 @@ describe("against failing upstreams", () => {
         // Without one, the upstream gets a fresh UUID (not a per-process counter like req-1).
         await request("GET", `${url}/api/reports/1-1`);
         expect(seen?.headers["x-request-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    });
+});
+
+describe("defaults", () => {
+    it("wait for reports longer than a report may wait in reports' queue, even with reports at its 250m CPU request", () => {
+        const b = loadEnv(backendEnv, { MESSAGES_URL: "http://messages", REPORTS_URL: "http://reports" });
+        const r = loadEnv(reportsEnv, {});
+        // A report of 1000000 samples takes about 0.25 s of one core (MAX_REPORT_SIZE's comment;
+        // the largest-report row of `npm run bench:services`), so about 1 s on a quarter core.
+        const largestReportMs = (r.MAX_REPORT_SIZE / 1_000_000) * 250 * 4;
+        const worstWaitMs = (r.REPORT_QUEUE / r.REPORT_WORKERS + 1) * largestReportMs;
+        expect(worstWaitMs).toBeLessThan(b.UPSTREAM_TIMEOUT_MS);
     });
 });
 

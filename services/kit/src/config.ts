@@ -32,15 +32,22 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 
 /** What every service reads: where to listen, how much to log, how long to drain, body size cap. */
 export const baseEnv = z.object({
-    /** Port to listen on; default 8080. 0 picks a free port (tests). */
+    /** Port of the API and the probes; default 8080. 0 picks a free port (tests). */
     PORT: intVar(0, 65535, 8080),
+    /**
+     * Port of `/metrics`, a listener of its own so the scrape is not reachable through the public
+     * load balancer (which forwards only PORT); default 9464. 0 picks a free port (tests).
+     */
+    METRICS_PORT: intVar(0, 65535, 9464),
     /** Address to bind; default all interfaces. */
     HOST: z.string().min(1, "must not be empty").default("0.0.0.0"),
     /** pino level; default info. */
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `is not one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     /**
      * After SIGTERM, how long in-flight requests may take before the remaining connections are
-     * closed; default 10000 ms, at most 20000 (the pod gets 30 s, 5 of them spent in preStop).
+     * closed; default 10000 ms, at most 20000. The pod's grace period is its preStop sleep + 30 s
+     * and SIGTERM comes after the preStop sleep, so the process has 30 s: at most 20 s of drain
+     * leaves 10 s to close the metrics listener and exit before the kubelet's SIGKILL.
      */
     SHUTDOWN_TIMEOUT_MS: intVar(100, 20_000, 10_000),
     /** Largest accepted request body; default 65536 bytes (64 KiB). */
@@ -50,6 +57,13 @@ export const baseEnv = z.object({
 /** The validated base settings. */
 export type BaseEnv = z.output<typeof baseEnv>;
 
+/** The API and `/metrics` need a port each (0 is "any free port" and may repeat). */
+function distinctPorts(env: BaseEnv, ctx: z.RefinementCtx<BaseEnv>): void {
+    if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+        ctx.addIssue({ code: "custom", path: ["METRICS_PORT"], message: `is the same as PORT (${env.PORT}); /metrics needs a port of its own` });
+    }
+}
+
 /**
  * Validates `env` (default `process.env`) against `schema`; throws {@link EnvError} listing every
  * bad variable.
@@ -58,12 +72,14 @@ export function loadEnv<S extends z.ZodType<BaseEnv, Record<string, string | und
     schema: S,
     env: Record<string, string | undefined> = process.env,
 ): z.output<S> {
-    const result = schema.safeParse(env);
+    const result = schema.superRefine(distinctPorts).safeParse(env);
     if (result.success) return result.data;
     const problems = result.error.issues.map((issue) => {
         const name = issue.path.map(String).join(".");
         const value = env[name];
-        return value === undefined ? `${name} is required` : `${name}=${JSON.stringify(value)} ${issue.message}`;
+        if (value !== undefined) return `${name}=${JSON.stringify(value)} ${issue.message}`;
+        // Unset: missing if it has no default, else its default broke a rule across variables.
+        return issue.code === "invalid_type" ? `${name} is required` : `${name} ${issue.message}`;
     });
     throw new EnvError(problems);
 }

@@ -12,12 +12,14 @@ export interface ErrorBody {
     message: string;
 }
 
-/** An error that maps to an HTTP status and an {@link ErrorBody}. */
+/** An error that maps to an HTTP status, an {@link ErrorBody} and response headers. */
 export class HttpError extends Error {
     constructor(
         readonly statusCode: number,
         readonly code: string,
         message: string,
+        /** Headers to send with the error, e.g. `{ "retry-after": "1" }` on a 503; default none. */
+        readonly headers: Readonly<Record<string, string>> = {},
     ) {
         super(message);
         this.name = "HttpError";

@@ -12,8 +12,9 @@ export const UNMATCHED_ROUTE = "unmatched";
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * Registers `GET /metrics` on `app` and an onResponse hook that counts and times every request.
- * Each call uses its own registry, so several services can live in one process (tests).
+ * Adds an onResponse hook to `app` that counts and times every request, and returns the registry
+ * to serve with {@link serveMetrics}. Each call uses its own registry, so several services can
+ * live in one process (tests).
  */
 export function registerMetrics(app: FastifyInstance, service: string): Registry {
     const registry = new Registry();
@@ -45,9 +46,13 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
         duration.observe(labels, reply.elapsedTime / 1000);
     });
 
+    return registry;
+}
+
+/** Registers `GET /metrics` on `app` (the metrics listener, not the service's own). */
+export function serveMetrics(app: FastifyInstance, registry: Registry): void {
     app.get("/metrics", async (_request, reply) => {
         reply.type(registry.contentType);
         return registry.metrics();
     });
-    return registry;
 }

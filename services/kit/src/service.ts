@@ -1,15 +1,16 @@
 /**
- * A kubeforge service: fastify with JSON logs (pino), JSON errors, `/healthz`, `/readyz`,
- * `/metrics`, and a graceful drain on SIGTERM.
+ * A kubeforge service: fastify with JSON logs (pino), JSON errors, `/healthz` and `/readyz` on
+ * `PORT`, `/metrics` on a listener of its own on `METRICS_PORT` (not exposed by the public load
+ * balancer), and a graceful drain on SIGTERM.
  */
 import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { pino } from "pino";
 import type { z } from "zod";
 import { type BaseEnv, EnvError, loadEnv } from "./config";
 import { HttpError, codeForClientError } from "./errors";
 import { ConnectionTracker } from "./drain";
-import { registerMetrics } from "./metrics";
+import { registerMetrics, serveMetrics } from "./metrics";
 
 /** What makes one service different from the others. */
 export interface ServiceDefinition<E extends BaseEnv> {
@@ -33,23 +34,40 @@ export type Phase = "starting" | "ready" | "draining" | "stopped";
 export interface RunningService {
     /** The fastify instance (for tests and inspection). */
     readonly app: FastifyInstance;
-    /** Base URL it listens on, e.g. `http://127.0.0.1:8080`. */
+    /** Base URL of the API and probes, e.g. `http://127.0.0.1:8080`. */
     readonly url: string;
+    /** Base URL of `/metrics`, e.g. `http://127.0.0.1:9464`. */
+    readonly metricsUrl: string;
     /** Current lifecycle phase. */
     phase(): Phase;
     /**
      * Drains (see drain.ts): `/readyz` turns 503, no new connections are accepted, every further
      * response carries `Connection: close`, in-flight requests finish; connections still open
-     * after `SHUTDOWN_TIMEOUT_MS` are closed. Resolves when the server is closed; idempotent.
+     * after `SHUTDOWN_TIMEOUT_MS` are closed; then the metrics listener closes (it answers
+     * scrapes during the drain). Resolves when both are closed; idempotent.
      */
     shutdown(): Promise<void>;
 }
 
-/** Routes that probes and scrapers hit every few seconds: not logged per request. */
-const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
+/** Routes that probes hit every few seconds: not logged per request (nor are scrapes). */
+const QUIET_ROUTES = new Set(["/healthz", "/readyz"]);
 
-/** Builds the fastify app of `definition` (routes registered, not listening yet) and its warm-up. */
-function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, phase: () => Phase): { app: FastifyInstance; warmUp?: WarmUp } {
+/** The JSON 404 of both listeners. */
+function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    return reply.code(404).send({ error: "not_found", message: `no route for ${request.method} ${request.url.split("?")[0]}` });
+}
+
+/** The fastify apps of `definition` (routes registered, not listening yet) and its warm-up. */
+interface Apps {
+    /** The service's routes and probes, for `PORT`. */
+    app: FastifyInstance;
+    /** `/metrics` alone, for `METRICS_PORT`. */
+    metrics: FastifyInstance;
+    warmUp?: WarmUp;
+}
+
+/** Builds the {@link Apps} of `definition`. */
+function buildApps<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, phase: () => Phase): Apps {
     const app = Fastify({
         logger: {
             level: env.LOG_LEVEL,
@@ -84,16 +102,14 @@ function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, p
     app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
         if (error instanceof HttpError) {
             if (error.statusCode >= 500) request.log.warn({ error: error.code }, error.message);
-            return reply.code(error.statusCode).send(error.body());
+            return reply.code(error.statusCode).headers(error.headers).send(error.body());
         }
         const status = error.statusCode ?? 500;
         if (status >= 400 && status < 500) return reply.code(status).send({ error: codeForClientError(status), message: error.message });
         request.log.error({ err: error }, "request failed");
         return reply.code(500).send({ error: "internal", message: "internal server error" });
     });
-    app.setNotFoundHandler((request, reply) =>
-        reply.code(404).send({ error: "not_found", message: `no route for ${request.method} ${request.url.split("?")[0]}` }),
-    );
+    app.setNotFoundHandler(notFound);
 
     app.get("/healthz", async () => ({ status: "ok" }));
     app.get("/readyz", async (_request, reply) => {
@@ -101,29 +117,41 @@ function buildApp<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E, p
         if (current === "ready") return { status: "ready" };
         return reply.code(503).send({ error: "not_ready", message: `service is ${current}` });
     });
-    registerMetrics(app, definition.name);
+    const registry = registerMetrics(app, definition.name);
+    const metrics = Fastify({ loggerInstance: app.log.child({ listener: "metrics" }), logController: new LogController({ disableRequestLogging: true }) });
+    serveMetrics(metrics, registry);
+    metrics.setNotFoundHandler(notFound);
     const warmUp = definition.routes(app, env) ?? undefined;
-    return { app, warmUp };
+    return { app, metrics, warmUp };
 }
 
-/** Builds, listens on `HOST:PORT`, warms up, and returns the running service (ready). */
+/** Listens on `HOST:port` and returns the base URL to reach it (127.0.0.1 for a wildcard host). */
+async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+    await app.listen({ port, host });
+    const address = app.server.address();
+    const bound = typeof address === "object" && address ? address.port : port;
+    const reachable = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+    return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${bound}`;
+}
+
+/**
+ * Builds, listens on `HOST:PORT` and `HOST:METRICS_PORT`, warms up, and returns the running
+ * service (ready). If a listener or the warm-up fails, whatever was opened is closed.
+ */
 export async function startService<E extends BaseEnv>(definition: ServiceDefinition<E>, env: E): Promise<RunningService> {
     let phase: Phase = "starting";
-    const { app, warmUp } = buildApp(definition, env, () => phase);
+    const { app, metrics, warmUp } = buildApps(definition, env, () => phase);
     const connections = new ConnectionTracker(app);
-    await app.listen({ port: env.PORT, host: env.HOST });
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : env.PORT;
-    const host = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    app.log.info({ url }, "listening");
-    if (warmUp) {
-        try {
-            await warmUp();
-        } catch (error) {
-            await app.close();
-            throw error;
-        }
+    let url: string;
+    let metricsUrl: string;
+    try {
+        url = await listen(app, env.HOST, env.PORT);
+        metricsUrl = await listen(metrics, env.HOST, env.METRICS_PORT);
+        app.log.info({ url, metricsUrl }, "listening");
+        await warmUp?.();
+    } catch (error) {
+        await Promise.all([app.close(), metrics.close()]);
+        throw error;
     }
     phase = "ready";
     app.log.info("ready");
@@ -137,13 +165,14 @@ export async function startService<E extends BaseEnv>(definition: ServiceDefinit
                 await connections.drain(env.SHUTDOWN_TIMEOUT_MS);
                 await app.close();
             } finally {
+                await metrics.close();
                 phase = "stopped";
             }
             app.log.info("stopped");
         })();
         return closing;
     };
-    return { app, url, phase: () => phase, shutdown };
+    return { app, url, metricsUrl, phase: () => phase, shutdown };
 }
 
 /**

@@ -17,6 +17,7 @@ describe("loadEnv", () => {
     it("applies the documented defaults", () => {
         expect(loadEnv(schema, { UPSTREAM_URL: "http://messages.kubeforge.svc.cluster.local:80" })).toEqual({
             PORT: 8080,
+            METRICS_PORT: 9464,
             HOST: "0.0.0.0",
             LOG_LEVEL: "info",
             SHUTDOWN_TIMEOUT_MS: 10_000,
@@ -50,6 +51,19 @@ describe("loadEnv", () => {
 
     it.each(["-1", "1.5", "8080 ", "", "0x10"])("rejects %j as a port", (value) => {
         expect(problemLine({ UPSTREAM_URL: "http://x", PORT: value })).toContain(`PORT=${JSON.stringify(value)} is not a whole number`);
+        expect(problemLine({ UPSTREAM_URL: "http://x", METRICS_PORT: value })).toBe(`invalid environment: METRICS_PORT=${JSON.stringify(value)} is not a whole number`);
+    });
+
+    it("rejects a METRICS_PORT out of range", () => {
+        expect(problemLine({ UPSTREAM_URL: "http://x", METRICS_PORT: "65536" })).toBe('invalid environment: METRICS_PORT="65536" is above 65535');
+    });
+
+    it("rejects METRICS_PORT equal to PORT, also when both are defaulted to the same value", () => {
+        expect(problemLine({ UPSTREAM_URL: "http://x", PORT: "9464" })).toBe('invalid environment: METRICS_PORT is the same as PORT (9464); /metrics needs a port of its own');
+        expect(problemLine({ UPSTREAM_URL: "http://x", PORT: "9000", METRICS_PORT: "9000" })).toBe(
+            'invalid environment: METRICS_PORT="9000" is the same as PORT (9000); /metrics needs a port of its own',
+        );
+        expect(loadEnv(schema, { UPSTREAM_URL: "http://x", PORT: "0", METRICS_PORT: "0" })).toMatchObject({ PORT: 0, METRICS_PORT: 0 });
     });
 
     it("names the variable of a cross-field rule", () => {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Copy, DockerfileParser, type Instruction } from "dockerfile-ast";
 import { describe, expect, it } from "vitest";
+import { baseEnv, loadEnv } from "../src";
 import { SERVICES_DIR } from "./support";
 
 const SERVICES = ["backend", "messages", "reports"];
@@ -64,6 +65,12 @@ describe.each(SERVICES)("%s/Dockerfile", (name) => {
         const pkg = JSON.parse(readFileSync(join(SERVICES_DIR, name, "package.json"), "utf8")) as { scripts: Record<string, string> };
         expect(pkg.scripts.start).toBe("node dist/main.js");
         expect(existsSync(join(SERVICES_DIR, name, "src", "main.ts"))).toBe(true);
+    });
+
+    it("exposes the default PORT and METRICS_PORT", () => {
+        const defaults = loadEnv(baseEnv, {});
+        const exposed = runtime!.filter((i) => i.getKeyword() === "EXPOSE").flatMap(args);
+        expect(exposed).toEqual([String(defaults.PORT), String(defaults.METRICS_PORT)]);
     });
 
     it("copies only paths that exist in the build context", () => {

@@ -129,14 +129,28 @@ describe("errors", () => {
 });
 
 describe("/metrics", () => {
+    it("is served on METRICS_PORT only: the main port (behind the public load balancer) answers 404", async () => {
+        const [port, metricsPort] = [await freePort(), await freePort()];
+        const { url, metricsUrl } = await start({ PORT: String(port), METRICS_PORT: String(metricsPort) });
+        expect(metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
+        expect(await request("GET", `${url}/metrics`)).toMatchObject({ status: 404, body: { error: "not_found", message: "no route for GET /metrics" } });
+        const scraped = await fetch(`${metricsUrl}/metrics`);
+        expect(scraped.status).toBe(200);
+        expect(await scraped.text()).toContain('http_requests_total{method="GET",route="unmatched",status_code="404",service="probe"} 1');
+        // The metrics listener serves nothing else: no API routes, no probes.
+        for (const path of ["/healthz", "/readyz", "/teapot"]) {
+            expect(await request("GET", `${metricsUrl}${path}`)).toMatchObject({ status: 404, body: { error: "not_found" } });
+        }
+    });
+
     it("is Prometheus text that counts requests by route template and status", async () => {
-        const { url } = await start();
+        const { url, metricsUrl } = await start();
         for (let i = 0; i < 3; i++) await request("GET", `${url}/healthz`);
         await request("GET", `${url}/teapot`);
         await request("GET", `${url}/no/such/${Math.random()}`);
         await request("POST", `${url}/echo`, "{");
 
-        const families = await scrape(url);
+        const families = await scrape(metricsUrl);
         expect(requestCount(families, "/healthz", 200)).toBe(3);
         expect(requestCount(families, "/teapot", 418)).toBe(1);
         expect(requestCount(families, UNMATCHED_ROUTE, 404)).toBe(1);
@@ -153,9 +167,23 @@ describe("/metrics", () => {
     });
 });
 
+describe("starting", () => {
+    it("fails, and leaves no port open, when METRICS_PORT is taken", async () => {
+        const taken = await startInProcess(probe, baseEnv);
+        const port = await freePort();
+        const metricsPort = Number(new URL(taken.metricsUrl).port);
+        try {
+            await expect(start({ PORT: String(port), METRICS_PORT: String(metricsPort) })).rejects.toMatchObject({ code: "EADDRINUSE" });
+            await expect(get(`http://127.0.0.1:${port}/healthz`, new Agent())).rejects.toMatchObject({ code: "ECONNREFUSED" });
+        } finally {
+            await taken.shutdown();
+        }
+    });
+});
+
 describe("drain", () => {
     it("turns readiness off, serves requests on open connections with Connection: close, refuses new ones, and finishes in-flight requests", async () => {
-        const { url, phase, shutdown } = await start();
+        const { url, metricsUrl, phase, shutdown } = await start();
         const keptAlive = new Agent({ keepAlive: true, maxSockets: 1 });
         expect((await get(`${url}/readyz`, keptAlive)).status).toBe(200);
 
@@ -170,12 +198,15 @@ describe("drain", () => {
         expect(JSON.parse(readiness.body)).toEqual({ error: "not_ready", message: "service is draining" });
         // New connections are refused.
         await expect(get(`${url}/healthz`, new Agent())).rejects.toMatchObject({ code: "ECONNREFUSED" });
+        // Metrics can still be scraped while draining.
+        expect((await get(`${metricsUrl}/metrics`, new Agent())).status).toBe(200);
 
-        // The in-flight request completes, then the server stops.
+        // The in-flight request completes, then the server stops, and so does the metrics listener.
         parked.splice(0).forEach((release) => release());
         expect(await inFlight).toMatchObject({ status: 200, body: '{"done":true}' });
         await stopped;
         expect(phase()).toBe("stopped");
+        await expect(get(`${metricsUrl}/metrics`, new Agent())).rejects.toMatchObject({ code: "ECONNREFUSED" });
         keptAlive.destroy();
     });
 

@@ -13,8 +13,8 @@ import { type Exposition, parsePrometheusText, sampleValue } from "./prometheus-
 /** The services/ directory. */
 export const SERVICES_DIR = join(__dirname, "..", "..");
 
-/** Environment that puts a service on a free port of 127.0.0.1, quietly. */
-const TEST_ENV = { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" };
+/** Environment that puts a service (and its metrics listener) on free ports of 127.0.0.1, quietly. */
+const TEST_ENV = { PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" };
 
 /** Starts `definition` in this process with `env` over the test defaults. */
 export function startInProcess<E extends BaseEnv>(
@@ -104,9 +104,9 @@ export async function request(method: string, url: string, body?: unknown, heade
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
-/** Fetches and parses `<url>/metrics` (Prometheus text format, strictly). */
-export async function scrape(url: string): Promise<Exposition> {
-    const response = await fetch(`${url}/metrics`);
+/** Fetches and parses `<metricsUrl>/metrics` (Prometheus text format, strictly). */
+export async function scrape(metricsUrl: string): Promise<Exposition> {
+    const response = await fetch(`${metricsUrl}/metrics`);
     if (!response.headers.get("content-type")?.startsWith("text/plain; version=0.0.4")) throw new Error("metrics are not Prometheus text");
     return parsePrometheusText(await response.text());
 }

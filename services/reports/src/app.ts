@@ -5,12 +5,13 @@
  * - `GET /reports/:id` -> 200 with the report of that id (rebuilt: reports are deterministic)
  *
  * Reports are built on a pool of worker threads, so the event loop stays free for probes,
- * metrics and other requests however busy the pod is; when the pool's queue is full the
- * service sheds load with a 503 and `Retry-After` instead of queueing without bound.
+ * metrics and other requests however busy the pod is. The work accepted is bounded so that a
+ * report never waits longer than backend waits for it (services/README.md, "Timeouts and
+ * queues"): past that the service sheds load with a 503 and `Retry-After` instead of building
+ * reports nobody is waiting for any more.
  */
 import { extname, join } from "node:path";
 import { HttpError, baseEnv, intVar, parseInput, type ServiceDefinition } from "@kubeforge/service-kit";
-import type { FastifyReply } from "fastify";
 import { Piscina } from "piscina";
 import { z } from "zod";
 import { type Report, buildReportTask, parseReportId } from "./report";
@@ -19,10 +20,17 @@ import { type Report, buildReportTask, parseReportId } from "./report";
 export const reportsEnv = baseEnv.extend({
     /** Largest `size` accepted; default 1000000 samples (about 0.25 s of one core, 8 MB). */
     MAX_REPORT_SIZE: intVar(1, 5_000_000, 1_000_000),
-    /** Worker threads building reports; default 2. */
-    REPORT_WORKERS: intVar(1, 16, 2),
-    /** Reports waiting for a free worker before new ones get 503; default 64. */
-    REPORT_QUEUE: intVar(0, 10_000, 64),
+    /**
+     * Worker threads building reports; default 1: a pod (CPU request 250m) uses at most about
+     * one core however busy, and more load means more pods (the HPA), not more threads per pod.
+     */
+    REPORT_WORKERS: intVar(1, 16, 1),
+    /**
+     * Work that may wait for a free worker, in reports of `MAX_REPORT_SIZE` (smaller reports count
+     * by their size); default 3. The worst wait, (REPORT_QUEUE / REPORT_WORKERS + 1) times one
+     * largest report, must stay under backend's `UPSTREAM_TIMEOUT_MS`.
+     */
+    REPORT_QUEUE: intVar(0, 10_000, 3),
 });
 
 export type ReportsEnv = z.output<typeof reportsEnv>;
@@ -45,18 +53,22 @@ export const reports: ServiceDefinition<ReportsEnv> = {
         });
         app.addHook("onClose", () => pool.destroy());
 
-        // Reports being built or waiting for a worker; past REPORT_WORKERS + REPORT_QUEUE, shed.
+        // Work being built or waiting for a worker, in samples: at most REPORT_WORKERS largest
+        // reports being built and REPORT_QUEUE more waiting. Past that, shed.
+        const capacity = (env.REPORT_WORKERS + env.REPORT_QUEUE) * env.MAX_REPORT_SIZE;
         let accepted = 0;
-        async function build(reply: FastifyReply, size: number, seed: number): Promise<Report> {
-            if (accepted >= env.REPORT_WORKERS + env.REPORT_QUEUE) {
-                reply.header("retry-after", "1");
-                throw new HttpError(503, "overloaded", `${accepted} reports are being built or waiting; retry shortly`);
+        let acceptedSamples = 0;
+        async function build(size: number, seed: number): Promise<Report> {
+            if (acceptedSamples + size > capacity) {
+                throw new HttpError(503, "overloaded", `${accepted} reports are being built or waiting; retry shortly`, { "retry-after": "1" });
             }
             accepted++;
+            acceptedSamples += size;
             try {
                 return await pool.run({ size, seed });
             } finally {
                 accepted--;
+                acceptedSamples -= size;
             }
         }
 
@@ -67,15 +79,15 @@ export const reports: ServiceDefinition<ReportsEnv> = {
 
         app.post("/reports", async (req, reply) => {
             const { size, seed } = parseInput(request, req.body, "body");
-            return reply.code(201).send(await build(reply, size, seed));
+            return reply.code(201).send(await build(size, seed));
         });
 
-        app.get<{ Params: { id: string } }>("/reports/:id", async (req, reply) => {
+        app.get<{ Params: { id: string } }>("/reports/:id", async (req) => {
             const params = parseReportId(req.params.id);
             if (!params || params.size > env.MAX_REPORT_SIZE) {
                 throw new HttpError(404, "not_found", `no report ${JSON.stringify(req.params.id)}`);
             }
-            return build(reply, params.size, params.seed);
+            return build(params.size, params.seed);
         });
 
         // Not ready until the workers have loaded the report code.

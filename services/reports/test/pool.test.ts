@@ -1,6 +1,6 @@
 /** reports builds on worker threads: probes stay fast while it is busy, and overload is shed. */
 import { afterEach, describe, expect, it } from "vitest";
-import { type RunningService } from "@kubeforge/service-kit";
+import { type RunningService, loadEnv } from "@kubeforge/service-kit";
 import { request, startInProcess } from "../../kit/test/support";
 import { reports, reportsEnv } from "../src/app";
 
@@ -28,14 +28,25 @@ describe("worker pool", () => {
         expect((await report).status).toBe(201);
     });
 
-    it("sheds load past REPORT_WORKERS + REPORT_QUEUE with a 503 and Retry-After", async () => {
+    it("runs one worker thread by default, with three largest reports' worth of queue", () => {
+        expect(loadEnv(reportsEnv, {})).toMatchObject({ REPORT_WORKERS: 1, REPORT_QUEUE: 3, MAX_REPORT_SIZE: 1_000_000 });
+    });
+
+    it("sheds load past REPORT_WORKERS + REPORT_QUEUE largest reports with a 503 and Retry-After", async () => {
         service = await startInProcess(reports, reportsEnv, { REPORT_WORKERS: "1", REPORT_QUEUE: "1", MAX_REPORT_SIZE: String(BIG) });
         const { url } = service;
-        const responses = await Promise.all(Array.from({ length: 4 }, () => request("POST", `${url}/reports`, { size: BIG / 4 })));
+        const responses = await Promise.all(Array.from({ length: 4 }, () => request("POST", `${url}/reports`, { size: BIG })));
         const statuses = responses.map((r) => r.status).sort();
         expect(statuses).toEqual([201, 201, 503, 503]);
         const shed = responses.find((r) => r.status === 503);
         expect(shed?.headers.get("retry-after")).toBe("1");
         expect(shed?.body).toMatchObject({ error: "overloaded" });
+    });
+
+    it("counts queued work by report size: a burst of small reports within the same work is not shed", async () => {
+        service = await startInProcess(reports, reportsEnv, { REPORT_WORKERS: "1", REPORT_QUEUE: "1", MAX_REPORT_SIZE: String(BIG) });
+        const { url } = service;
+        const responses = await Promise.all(Array.from({ length: 16 }, (_, seed) => request("POST", `${url}/reports`, { size: BIG / 8, seed })));
+        expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 16 }, () => 201));
     });
 });

@@ -53,9 +53,9 @@ describe("GET /reports/:id", () => {
     });
 
     it("is counted in /metrics by route template", async () => {
-        const before = requestCount(await scrape(url), "/reports/:id", 404);
+        const before = requestCount(await scrape(service.metricsUrl), "/reports/:id", 404);
         await request("GET", `${url}/reports/x`);
-        expect(requestCount(await scrape(url), "/reports/:id", 404)).toBe(before + 1);
+        expect(requestCount(await scrape(service.metricsUrl), "/reports/:id", 404)).toBe(before + 1);
     });
 });
 
