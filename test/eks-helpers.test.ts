@@ -2,6 +2,7 @@
  * Pure helpers of the EKS flavour: CIDR arithmetic and subnet layout, instance architectures, IAM
  * policy documents, the ECR lifecycle policy and the kubeconfig.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -115,6 +116,15 @@ describe("IAM documents", () => {
         for (const doc of [loadBalancerControllerPolicy(), clusterAutoscalerPolicy("a-cluster-name-of-forty-characters-long")]) {
             expect(JSON.stringify(doc).length).toBeLessThanOrEqual(6144);
         }
+    });
+
+    it("vendors the load-balancer controller's policy byte for byte from upstream (policies/README.md), each statement once", () => {
+        // sha256 of docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller@2b150b977b79.
+        const bytes = fs.readFileSync(LOAD_BALANCER_CONTROLLER_POLICY_FILE);
+        expect(bytes.length).toBe(8813);
+        expect(createHash("sha256").update(bytes).digest("hex")).toBe("1edbad35b82293e6b610a10e4f1670b93f42f6a0639fdbf331bfb8a53ad447a9");
+        const statements = loadBalancerControllerPolicy().Statement.map((s) => JSON.stringify(s));
+        expect(new Set(statements).size).toBe(statements.length);
     });
 
     it("loads the load-balancer controller's policy from the committed JSON file", () => {

@@ -31,7 +31,8 @@ export function clusterAutoscalerImage(kubernetesVersion: string): { repository:
 
 /**
  * AWS Load Balancer Controller chart (controller v2.11.0). Its IAM policy in
- * policies/aws-load-balancer-controller.json must be the one of the same controller release.
+ * policies/aws-load-balancer-controller.json is an upstream revision newer than v2.11.0 (a
+ * superset by three actions); policies/README.md says what to diff before a real deploy.
  */
 export const LOAD_BALANCER_CONTROLLER_CHART: ChartRef = { chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts", version: "1.11.0" };
 
