@@ -209,6 +209,12 @@ describe.each([
         expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
     });
 
+    it("installs both controllers atomically: a failed install or upgrade is rolled back and cleaned up, within ten minutes", () => {
+        for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
+            expect(one("kubernetes:helm.sh/v3:Release", `${name}-${controller}`).inputs, controller).toMatchObject({ atomic: true, cleanupOnFail: true, timeout: 600 });
+        }
+    });
+
     it("gives public services an internet-facing NLB with IP targets, admits the VPC CIDR, and holds workloads for nodes and the controller", async () => {
         expect(built.cluster.loadBalancerAnnotations).toEqual({
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
