@@ -91,6 +91,8 @@ describe.each([
         const c = one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs;
         expect(c.name).toBe(name);
         expect(c.version).toBe("1.35");
+        // Not the API's default (EXTENDED): no silent move into paid extended support.
+        expect(obj(c.upgradePolicy)).toEqual({ supportType: "STANDARD" });
         expect(c.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
         expect(obj(c.accessConfig)).toEqual({ authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false });
         const keyArn = await valueOf(built.cluster.secretsKey.arn);
@@ -287,7 +289,7 @@ function expectPodIdentity(name: string, serviceAccount: string): void {
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
 }
 
-describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint", () => {
+describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint, extended support", () => {
     const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
     const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
     const name = "kubeforge-byo";
@@ -301,6 +303,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
                 eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 2, maxSize: 6 };
                 eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
                 eks.publicAccessCidrs = [];
+                eks.supportType = "EXTENDED";
             },
             "byo",
         );
@@ -319,6 +322,10 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         // One node group per given private subnet, each with an equal share of the cluster totals.
         expect(nodeGroupsOf(name).map((g) => [g.inputs.subnetIds, g.inputs.scalingConfig])).toEqual(privateSubnetIds.map((id) => [[id], { minSize: 1, desiredSize: 1, maxSize: 3 }]));
         expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
+    });
+
+    it("opts into extended support when configured", () => {
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.upgradePolicy)).toEqual({ supportType: "EXTENDED" });
     });
 
     it("keeps the API endpoint private when no public CIDRs are given", () => {

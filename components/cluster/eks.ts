@@ -141,6 +141,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             {
                 name,
                 version: eks.kubernetesVersion,
+                // The API defaults to EXTENDED, which moves the cluster into paid extended support.
+                upgradePolicy: { supportType: eks.supportType },
                 roleArn: clusterRole.arn,
                 vpcConfig: {
                     subnetIds: network.privateSubnetIds,
