@@ -122,9 +122,16 @@ describe.each([
         const vpc = obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig);
         expect(vpc.endpointPublicAccess).toBe(true);
         expect(vpc.publicAccessCidrs).toEqual(production ? ["203.0.113.0/24"] : ["0.0.0.0/0"]);
-        expect(warnings).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
+        expect(warnings.filter((w) => w.startsWith(`${name}:`))).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
         expect(one("aws:eks/cluster:Cluster", `${name}-cluster`).options.protect).toBe(production);
         expect(one("aws:kms/key:Key", `${name}-secrets`).options.protect).toBe(production);
+    });
+
+    it("warns, under mocks, about each example value the committed stack file carries, naming the key, the value and what to set", () => {
+        expect(warnings.filter((w) => w.startsWith("kubeforge:"))).toEqual([
+            `kubeforge:cluster.eks.adminPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin" is a placeholder in AWS's documentation account 111122223333; set the ARN of the IAM role or user your operators and CI run pulumi as`,
+            ...(production ? [`kubeforge:cluster.eks.publicAccessCidrs[0]: "203.0.113.0/24" is a placeholder in the documentation range 203.0.113.0/24 (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`] : []),
+        ]);
     });
 
     it("gives nodes the worker, ECR read-only and CNI policies, IMDSv2 with one hop, encrypted gp3 roots and AL2023", () => {
