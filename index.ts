@@ -15,6 +15,7 @@ const k8sOpts = { providers: { kubernetes: kubeCluster.provider } };
 const platform = new Platform("platform", {
     namespace: settings.namespace,
     kubeletInsecureTls: kubeCluster.kubeletInsecureTls,
+    labels: kubeCluster.namespaceLabels,
 }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 
 const services = settings.services.map((svc) => {
@@ -26,10 +27,8 @@ const services = settings.services.map((svc) => {
         image,
         upstreams: settings.services
             .filter((other) => other.callers.includes(svc.name))
-            .map((other) => ({ name: other.name, port: other.port, servicePort: other.servicePort })),
-        loadBalancerAnnotations: kubeCluster.loadBalancerAnnotations,
-        loadBalancerSourceRanges: kubeCluster.loadBalancerSourceRanges,
-        zoneSpread: kubeCluster.hasZones,
+            .map((other) => ({ name: other.name, port: other.port })),
+        cluster: kubeCluster,
     }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 });
 
@@ -41,4 +40,5 @@ export const endpoints = Object.fromEntries(services.map((s) => [s.name, {
     name: s.name,
     namespace: s.namespace,
     address: s.address,
+    url: s.url,
 }]));

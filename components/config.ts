@@ -114,7 +114,8 @@ const serviceSchema = z
             cpuUtilization: percent,
             memoryUtilization: percent,
         }),
-        public: z.boolean(),
+        loadBalancer: z.enum(["public", "internal", "none"]),
+        metricsPort: z.number().int("must be a whole number").min(1024, "must be at least 1024 (the container runs without privileges)").max(65535, "must be at most 65535"),
         callers: z.array(z.string()),
         env: z.record(z.string().regex(envName, "is not a valid environment variable name"), z.string()),
         health: z.strictObject({
@@ -123,6 +124,9 @@ const serviceSchema = z
         }),
     })
     .superRefine((s, ctx) => {
+        if (s.metricsPort === s.port) {
+            ctx.addIssue({ code: "custom", path: ["metricsPort"], message: `is the same as port; /metrics needs its own port, kept off the load balancer` });
+        }
         if (s.replicas.max < s.replicas.min) {
             ctx.addIssue({ code: "custom", path: ["replicas", "max"], message: `is below min ${s.replicas.min}` });
         }
@@ -273,6 +277,8 @@ const eksSchema = z
         supportType: z.enum(["STANDARD", "EXTENDED"]).default("STANDARD"),
         /** IAM role or user ARN given cluster-admin through an access entry (required for eks). */
         adminPrincipalArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, "is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)").optional(),
+        /** ACM certificate ARN: internet-facing NLBs then listen with TLS on 443 (TLS 1.3/1.2). Default none (plain HTTP on servicePort). */
+        loadBalancerCertificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate\/[0-9a-f-]{36}$/, "is not an ACM certificate ARN (e.g. arn:aws:acm:eu-west-1:111122223333:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab)").optional(),
         /** CIDRs allowed to reach the public API endpoint; [] keeps the endpoint private only. Default []. */
         publicAccessCidrs: z.array(cidr).default([]),
         /** Retention of the control-plane log group in days; default 90. */
@@ -358,7 +364,8 @@ export const SERVICE_DEFAULTS = {
     replicas: { min: 1, max: 5 },
     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
     autoscaling: { cpuUtilization: 70, memoryUtilization: 80 },
-    public: true,
+    loadBalancer: "public",
+    metricsPort: 9464,
     callers: [] as string[],
     env: {} as Record<string, string>,
     health: { liveness: "/healthz", readiness: "/readyz" },
@@ -366,14 +373,20 @@ export const SERVICE_DEFAULTS = {
 
 /** Per-service defaults for the three built-in services (merged over {@link SERVICE_DEFAULTS}). */
 export function builtInServiceDefaults(name: string): Record<string, unknown> {
-    const build = { context: "services", dockerfile: `services/${name}/Dockerfile` };
+    const node = {
+        build: { context: "services", dockerfile: `services/${name}/Dockerfile` },
+        // Node.js: requests at the working set, and V8's heap capped well inside the limit, so the
+        // memory HPA sees real growth rather than a heap V8 never hands back.
+        resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+        env: { NODE_OPTIONS: "--max-old-space-size=384" },
+    };
     switch (name) {
         case "backend":
-            return { build };
+            return node;
         case "messages":
-            return { build, callers: ["backend"] };
+            return { ...node, callers: ["backend"] };
         case "reports":
-            return { build, callers: ["backend"], resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { memory: "256Mi" } } };
+            return { ...node, callers: ["backend"], resources: { ...node.resources, requests: { cpu: "250m", memory: "256Mi" } } };
         default:
             return {};
     }

@@ -1,30 +1,38 @@
 /**
- * One microservice on Kubernetes: ServiceAccount, Deployment, Service, HorizontalPodAutoscaler,
+ * One microservice on Kubernetes: ServiceAccount, Deployment, Services, HorizontalPodAutoscaler,
  * PodDisruptionBudget and NetworkPolicies, all derived from validated {@link ServiceSettings}.
  *
- * The component knows nothing about the cluster flavour: the cluster supplies load-balancer
- * annotations, the CIDRs load-balancer traffic comes from, and whether nodes span zones.
+ * The component knows nothing about the cluster flavour: the cluster supplies what a load
+ * balancer needs (annotations, the CIDRs its traffic comes from), how long a terminating pod must
+ * keep serving, and whether nodes span zones.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { KubeCluster } from "./cluster";
 import type { ServiceSettings } from "./config";
 
 /** UID/GID the containers run as; the service images are built for it. */
 export const RUN_AS_ID = 10001;
-/** Seconds the pod keeps serving after it is marked for termination, so load balancers drain it. */
-export const PRE_STOP_SLEEP_SECONDS = 5;
-/** Grace period: preStop pause plus the service's own drain, with margin. */
-export const TERMINATION_GRACE_SECONDS = 30;
+/**
+ * Seconds a service gets after SIGTERM (its preStop pause is over by then) to finish in-flight
+ * requests and exit; the services' own drain timeout stays well inside it.
+ */
+export const SHUTDOWN_SECONDS = 30;
 
 /** A service this one may call, as the caller sees it. */
 export interface Upstream {
     /** Service name, e.g. `messages`. */
     name: string;
-    /** Container port the upstream's pods listen on (its NetworkPolicy admits this port). */
+    /**
+     * Container port the upstream's pods listen on: its in-cluster Service uses the same port
+     * (a NetworkPolicy egress rule to pods then matches what the caller dials; the EKS VPC CNI
+     * requires it) and its NetworkPolicy admits it.
+     */
     port: number;
-    /** Port of the upstream's Service (the in-cluster URL uses it). */
-    servicePort: number;
 }
+
+/** The cluster traits a service depends on. */
+export type ClusterTraits = Pick<KubeCluster, "loadBalancer" | "drainSeconds" | "hasZones">;
 
 export interface MicroserviceArgs {
     /** Validated settings of this service (name, port, replicas, resources, callers, env, ...). */
@@ -37,12 +45,8 @@ export interface MicroserviceArgs {
     image: pulumi.Input<string>;
     /** Services this one may call: they become `<NAME>_URL` environment variables and egress rules. Default none. */
     upstreams?: Upstream[];
-    /** Annotations a public LoadBalancer Service needs on this cluster. Default none. */
-    loadBalancerAnnotations?: Record<string, string>;
-    /** CIDRs load-balancer traffic reaches the pods from; admitted on the service port when public. Default `0.0.0.0/0`. */
-    loadBalancerSourceRanges?: pulumi.Input<string>[];
-    /** Whether nodes span zones; adds a zone spread constraint. Default false. */
-    zoneSpread?: boolean;
+    /** The cluster: its load balancers, the drain time of a terminating pod, whether nodes span zones. */
+    cluster: ClusterTraits;
 }
 
 /** The `app.kubernetes.io/*` labels every object of a service carries. */
@@ -65,9 +69,9 @@ export function upstreamEnvName(service: string): string {
     return `${service.toUpperCase().replace(/-/g, "_")}_URL`;
 }
 
-/** In-cluster URL of a service's Service. */
-export function serviceUrl(service: string, namespace: string, servicePort: number): string {
-    return `http://${service}.${namespace}.svc.cluster.local:${servicePort}`;
+/** In-cluster URL of a service's (ClusterIP) Service. */
+export function serviceUrl(service: string, namespace: string, port: number): string {
+    return `http://${service}.${namespace}.svc.cluster.local:${port}`;
 }
 
 /** Startup, liveness and readiness probes: different paths or timings, all on the named `http` port. */
@@ -127,23 +131,30 @@ export function topologySpread(labels: Record<string, string>, zones: boolean): 
 
 /** A Kubernetes workload for one service, autoscaled on its own metrics. */
 export class Microservice extends pulumi.ComponentResource {
-    /** Name of the Deployment, Service and HPA (the service's name). */
+    /** Name of the Deployment, ClusterIP Service and HPA (the service's name). */
     readonly name: string;
     /** Namespace the objects live in. */
     readonly namespace: pulumi.Output<string>;
     /** The Deployment. */
     readonly deployment: k8s.apps.v1.Deployment;
-    /** The Service (LoadBalancer when public, ClusterIP otherwise). */
+    /** The in-cluster Service (ClusterIP, on the container port): what other services call. */
     readonly service: k8s.core.v1.Service;
+    /** The service's own load balancer (a Service of type LoadBalancer), unless `loadBalancer` is `none`. */
+    readonly loadBalancerService?: k8s.core.v1.Service;
     /** The HorizontalPodAutoscaler targeting only this Deployment. */
     readonly hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler;
-    /** Load-balancer address (hostname or IP); empty for internal services. */
+    /** Load-balancer address (hostname or IP); empty without a load balancer. */
     readonly address: pulumi.Output<string>;
+    /** URL of the load balancer (`http://address:port`, `https://` on 443); empty without one. */
+    readonly url: pulumi.Output<string>;
 
     constructor(name: string, args: MicroserviceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:microservice:Microservice", name, {}, opts);
         const svc = args.service;
-        const child = { parent: this };
+        // A component's dependsOn does not reach its children; the workloads are what must wait.
+        const child = { parent: this, dependsOn: opts?.dependsOn };
+        const { cluster } = args;
+        const lb = svc.loadBalancer === "none" ? undefined : cluster.loadBalancer(svc.loadBalancer, svc.health.readiness);
         this.name = svc.name;
         this.namespace = pulumi.output(args.namespace);
 
@@ -162,9 +173,10 @@ export class Microservice extends pulumi.ComponentResource {
             ...Object.entries(svc.env).map(([envName, value]) => ({ name: envName, value })),
             ...upstreams.map((u) => ({
                 name: upstreamEnvName(u.name),
-                value: pulumi.output(args.namespace).apply((ns) => serviceUrl(u.name, ns, u.servicePort)),
+                value: pulumi.output(args.namespace).apply((ns) => serviceUrl(u.name, ns, u.port)),
             })),
             { name: "PORT", value: String(svc.port) },
+            { name: "METRICS_PORT", value: String(svc.metricsPort) },
         ];
 
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
@@ -181,7 +193,7 @@ export class Microservice extends pulumi.ComponentResource {
                     spec: {
                         serviceAccountName: serviceAccount.metadata.name,
                         automountServiceAccountToken: false,
-                        terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+                        terminationGracePeriodSeconds: cluster.drainSeconds + SHUTDOWN_SECONDS,
                         securityContext: {
                             runAsNonRoot: true,
                             runAsUser: RUN_AS_ID,
@@ -189,19 +201,24 @@ export class Microservice extends pulumi.ComponentResource {
                             fsGroup: RUN_AS_ID,
                             seccompProfile: { type: "RuntimeDefault" },
                         },
-                        topologySpreadConstraints: topologySpread(selector, args.zoneSpread ?? false),
+                        topologySpreadConstraints: topologySpread(selector, cluster.hasZones),
                         containers: [{
                             name: svc.name,
                             image: args.image,
                             imagePullPolicy: "IfNotPresent",
-                            ports: [{ name: "http", containerPort: svc.port, protocol: "TCP" }],
+                            ports: [
+                                { name: "http", containerPort: svc.port, protocol: "TCP" },
+                                // Prometheus text, kept off the load balancer (no Service exposes it).
+                                { name: "metrics", containerPort: svc.metricsPort, protocol: "TCP" },
+                            ],
                             env,
                             resources: {
                                 requests: { ...svc.resources.requests },
                                 limits: { ...svc.resources.limits },
                             },
                             ...probes(svc),
-                            lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
+                            // Keep serving until load balancers have stopped sending new connections.
+                            lifecycle: { preStop: { sleep: { seconds: cluster.drainSeconds } } },
                             securityContext: {
                                 allowPrivilegeEscalation: false,
                                 readOnlyRootFilesystem: true,
@@ -217,13 +234,25 @@ export class Microservice extends pulumi.ComponentResource {
         }, child);
 
         this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: { ...metadata, annotations: svc.public ? args.loadBalancerAnnotations ?? {} : {} },
+            metadata,
             spec: {
-                type: svc.public ? "LoadBalancer" : "ClusterIP",
+                type: "ClusterIP",
                 selector,
-                ports: [{ name: "http", port: svc.servicePort, targetPort: "http", protocol: "TCP" }],
+                ports: [{ name: "http", port: svc.port, targetPort: "http", protocol: "TCP" }],
             },
         }, child);
+
+        if (lb) {
+            const port = lb.port ?? svc.servicePort;
+            this.loadBalancerService = new k8s.core.v1.Service(`${name}-lb`, {
+                metadata: { ...metadata, name: `${svc.name}-${svc.loadBalancer}`, annotations: lb.annotations },
+                spec: {
+                    type: "LoadBalancer",
+                    selector,
+                    ports: [{ name: port === 443 ? "https" : "http", port, targetPort: "http", protocol: "TCP" }],
+                },
+            }, child);
+        }
 
         this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
             metadata,
@@ -257,8 +286,8 @@ export class Microservice extends pulumi.ComponentResource {
                 podSelector: { matchLabels: selector },
                 policyTypes: ["Ingress", "Egress"],
                 ingress: [
-                    ...(svc.public ? [{
-                        from: (args.loadBalancerSourceRanges ?? ["0.0.0.0/0"]).map((cidr) => ({ ipBlock: { cidr } })),
+                    ...(lb ? [{
+                        from: lb.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })),
                         ports: [{ protocol: "TCP", port: svc.port }],
                     }] : []),
                     ...(svc.callers.length > 0 ? [{
@@ -282,10 +311,11 @@ export class Microservice extends pulumi.ComponentResource {
             },
         }, child);
 
-        this.address = svc.public
-            ? this.service.status.apply((s) => s?.loadBalancer?.ingress?.[0]?.hostname ?? s?.loadBalancer?.ingress?.[0]?.ip ?? "")
-            : pulumi.output("");
+        const ingress = this.loadBalancerService?.status.apply((st) => st?.loadBalancer?.ingress?.[0]);
+        this.address = ingress?.apply((ing) => ing?.hostname ?? ing?.ip ?? "") ?? pulumi.output("");
+        const lbPort = lb?.port ?? svc.servicePort;
+        this.url = this.address.apply((a) => (a === "" ? "" : lbPort === 443 ? `https://${a}` : `http://${a}${lbPort === 80 ? "" : `:${lbPort}`}`));
 
-        this.registerOutputs({ name: this.name, namespace: this.namespace, address: this.address });
+        this.registerOutputs({ name: this.name, namespace: this.namespace, address: this.address, url: this.url });
     }
 }

@@ -62,7 +62,8 @@ export class Platform extends pulumi.ComponentResource {
             repositoryOpts: { repo: METRICS_SERVER_CHART.repo },
             values: metricsServerValues(args.kubeletInsecureTls ?? false),
             ...HELM_RELEASE_OPTIONS,
-        }, { parent: this });
+        // A component's dependsOn does not reach its children: metrics-server needs nodes to run on.
+        }, { parent: this, dependsOn: opts?.dependsOn });
 
         this.registerOutputs({ namespace: this.namespace });
     }

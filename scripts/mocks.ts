@@ -163,6 +163,9 @@ export function fakeCall(token: string, inputs: Record<string, unknown>): Record
             return { ...inputs, version: `v${String(inputs.kubernetesVersion)}.0-eksbuild.1`, id: String(inputs.addonName) };
         case "aws:ec2/getVpc:getVpc":
             return { ...inputs, cidrBlock: "10.99.0.0/16" };
+        case "aws:ec2/getSubnet:getSubnet":
+            // A /24 of the fake existing VPC (10.99.0.0/16), one per subnet id.
+            return { ...inputs, cidrBlock: `10.99.${parseInt(shortHash(String(inputs.id)).slice(0, 2), 16)}.0/24` };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "fake-ecr-password", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", authorizationToken: "QVdTOmZha2U=", id: "ecr" };
         default:

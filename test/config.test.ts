@@ -19,7 +19,7 @@ describe("defaults", () => {
         const s = parse({});
         expect(s.services.map((x) => x.name)).toEqual(["backend", "messages", "reports"]);
         for (const svc of s.services) {
-            expect(svc.public).toBe(true);
+            expect(svc.loadBalancer).toBe("public");
             expect(svc.build).toEqual({ context: "services", dockerfile: `services/${svc.name}/Dockerfile`, args: {} });
             expect(svc.image).toBeUndefined();
             expect(svc.replicas.min).toBeLessThanOrEqual(svc.replicas.max);
@@ -34,15 +34,15 @@ describe("defaults", () => {
         const s = parse({ services: { reports: { replicas: { max: 20 }, resources: { limits: { cpu: "1" } } } } });
         const reports = s.services.find((x) => x.name === "reports")!;
         expect(reports.replicas).toEqual({ min: 1, max: 20 });
-        expect(reports.resources).toEqual({ requests: { cpu: "250m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } });
+        expect(reports.resources).toEqual({ requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } });
         expect(reports.callers).toEqual(["backend"]);
     });
 
     it("adds a fourth service by config alone, and lets it be called", () => {
-        const s = parse({ services: { search: { image: "ghcr.io/acme/search:1.4.2", public: false, callers: ["backend"] } } });
+        const s = parse({ services: { search: { image: "ghcr.io/acme/search:1.4.2", loadBalancer: "none", callers: ["backend"] } } });
         expect(s.services.map((x) => x.name)).toEqual(["backend", "messages", "reports", "search"]);
         const search = s.services[3]!;
-        expect(search).toMatchObject({ image: "ghcr.io/acme/search:1.4.2", public: false, port: 8080, callers: ["backend"] });
+        expect(search).toMatchObject({ image: "ghcr.io/acme/search:1.4.2", loadBalancer: "none", port: 8080, callers: ["backend"] });
         expect(search.build).toBeUndefined();
     });
 
@@ -61,7 +61,7 @@ describe("bad config: one line naming the key, the value and what is allowed", (
         ["replicas not a number", { services: { backend: { replicas: { min: "two" } } } },
             'kubeforge:services.backend.replicas.min: "two" is not a number'],
         ["typo in a service key", { services: { backend: { replica: 3 } } },
-            "kubeforge:services.backend.replica: is not a known key (allowed: enabled, image, build, port, servicePort, replicas, resources, autoscaling, public, callers, env, health)"],
+            "kubeforge:services.backend.replica: is not a known key (allowed: enabled, image, build, port, servicePort, replicas, resources, autoscaling, loadBalancer, metricsPort, callers, env, health)"],
         ["typo in a top-level key", { servces: {} },
             "kubeforge:servces: is not a known key (allowed: environment, namespace, cluster, services)"],
         ["unknown flavour", { cluster: { flavour: "gke" } },
@@ -76,6 +76,10 @@ describe("bad config: one line naming the key, the value and what is allowed", (
             "kubeforge:services.search.image: (missing) is missing; give either image (a pinned reference) or build (a Docker build context)"],
         ["both image and build", { services: { backend: { image: "ghcr.io/acme/backend:1.0.0" } } },
             'kubeforge:services.backend.image: "ghcr.io/acme/backend:1.0.0" is set together with build; give exactly one of image and build'],
+        ["unknown load-balancer scope", { services: { reports: { loadBalancer: "private" } } },
+            'kubeforge:services.reports.loadBalancer: "private" is not allowed (allowed: "public", "internal", "none")'],
+        ["metrics on the service port", { services: { backend: { metricsPort: 8080 } } },
+            "kubeforge:services.backend.metricsPort: 8080 is the same as port; /metrics needs its own port, kept off the load balancer"],
         ["privileged port", { services: { backend: { port: 80 } } },
             "kubeforge:services.backend.port: 80 must be at least 1024 (the container runs without privileges)"],
         ["bad memory quantity", { services: { backend: { resources: { limits: { memory: "1 gig" } } } } },

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SERVICE_NAMES } from "../components/config";
-import { NLB_ANNOTATIONS } from "../components/cluster/eks";
+import { nlbAnnotations, READINESS_GATE_LABEL } from "../components/cluster/eks";
 import { specialSecretSig as SECRET_SIG, specialSigKey as SECRET_SIG_KEY } from "@pulumi/pulumi/runtime/rpc";
 import { type Program, runStack } from "./harness";
 
@@ -29,29 +29,53 @@ describe("the program on the prod EKS cluster", () => {
         expect(String(program.run.outputs.kubeconfig)).toContain('"get-token","--cluster-name","kubeforge-prod","--region","eu-west-1"');
     });
 
-    it("gives each public service its own internet-facing NLB with IP targets", () => {
+    it("gives each service its own NLB: backend internet-facing, messages and reports internal to the VPC", () => {
         const services = program.k8s("Service").filter((s) => s.spec?.type === "LoadBalancer");
-        expect(services.map((s) => s.metadata?.name).sort()).toEqual([...DEFAULT_SERVICE_NAMES].sort());
-        for (const s of services) expect(s.metadata?.annotations).toEqual(NLB_ANNOTATIONS);
-    });
-
-    it("admits load-balancer traffic from the VPC CIDR in each service's NetworkPolicy", () => {
-        const vpcCidr = "10.30.0.0/16";
-        const policies = program.k8s("NetworkPolicy");
-        for (const name of DEFAULT_SERVICE_NAMES) {
-            const peers = policies.flatMap((p) => ((p.spec?.ingress as { from?: { ipBlock?: { cidr: string } }[] }[] | undefined) ?? []).flatMap((rule) => rule.from ?? []));
-            expect(peers.some((peer) => peer.ipBlock?.cidr === vpcCidr), name).toBe(true);
+        expect(services.map((s) => s.metadata?.name).sort()).toEqual(["backend-public", "messages-internal", "reports-internal"]);
+        for (const s of services) {
+            const scope = s.metadata!.name!.endsWith("-public") ? "public" : "internal";
+            expect(s.metadata?.annotations, s.metadata?.name).toEqual(nlbAnnotations(scope, "/readyz"));
         }
-        expect(JSON.stringify(policies)).not.toContain("0.0.0.0/0");
     });
 
-    it("creates the services only after every zone's node group, CoreDNS and the load-balancer controller", () => {
+    it("admits each NLB only from the subnets its interfaces live in, never the whole VPC", () => {
+        const subnetCidrs = (kind: string) => [0, 1, 2].map((i) => String(program.named("aws:ec2/subnet:Subnet", `${cluster}-network-${kind}-${i}`).inputs.cidrBlock));
+        const lbPeers = (service: string) => {
+            const [allow] = program.k8s("NetworkPolicy", `${service}-allow`);
+            return ((allow?.spec?.ingress as { from: { ipBlock?: { cidr: string } }[] }[] | undefined) ?? []).flatMap((rule) => rule.from.flatMap((f) => (f.ipBlock ? [f.ipBlock.cidr] : [])));
+        };
+        expect(lbPeers("backend")).toEqual(subnetCidrs("public"));
+        expect(lbPeers("messages")).toEqual(subnetCidrs("private"));
+        expect(lbPeers("reports")).toEqual(subnetCidrs("private"));
+        const policies = JSON.stringify(program.k8s("NetworkPolicy"));
+        expect(policies).not.toContain("10.30.0.0/16");
+        expect(policies).not.toContain("0.0.0.0/0");
+    });
+
+    it("labels the namespace for pod readiness gates, and keeps terminating pods serving past the NLB's deregistration", () => {
+        expect(program.k8s("Namespace")[0]?.metadata?.labels).toMatchObject(READINESS_GATE_LABEL);
+        for (const d of program.k8s("Deployment")) {
+            const pod = (d.spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: { lifecycle: { preStop: { sleep: { seconds: number } } } }[] } } }).template.spec;
+            const annotations = nlbAnnotations("public", "/readyz");
+            const deregistration = Number(/timeout_seconds=(\d+)/.exec(annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] ?? "")?.[1]);
+            expect(pod.containers[0]!.lifecycle.preStop.sleep.seconds).toBeGreaterThan(deregistration);
+            expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(pod.containers[0]!.lifecycle.preStop.sleep.seconds);
+        }
+    });
+
+    it("creates the services' workloads and metrics-server only after every zone's node group, CoreDNS and the load-balancer controller", () => {
         const nodeGroups = [0, 1, 2].map((i) => `aws:eks/nodeGroup:NodeGroup::${cluster}-nodes-${i}`);
-        for (const name of DEFAULT_SERVICE_NAMES) {
-            const deps = program.named("kubeforge:microservice:Microservice", name).options.dependencies;
-            for (const needed of [...nodeGroups, `aws:eks/addon:Addon::${cluster}-coredns`, `kubernetes:helm.sh/v3:Release::${cluster}-aws-load-balancer-controller`]) {
-                expect(deps.some((urn) => urn.endsWith(needed)), `${name} waits for ${needed}`).toBe(true);
-            }
+        const needed = [...nodeGroups, `aws:eks/addon:Addon::${cluster}-coredns`, `kubernetes:helm.sh/v3:Release::${cluster}-aws-load-balancer-controller`];
+        // The Kubernetes objects themselves wait: a component's dependsOn does not reach its children.
+        const waiting = [
+            ...DEFAULT_SERVICE_NAMES.flatMap((name) => [
+                program.named("kubernetes:apps/v1:Deployment", `${name}-deployment`),
+                program.named("kubernetes:core/v1:Service", `${name}-lb`),
+            ]),
+            program.named("kubernetes:helm.sh/v3:Release", "platform-metrics-server"),
+        ];
+        for (const r of waiting) {
+            for (const urn of needed) expect(r.options.dependencies.some((dep) => dep.endsWith(urn)), `${r.name} waits for ${urn}`).toBe(true);
         }
     });
 

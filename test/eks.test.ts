@@ -224,14 +224,26 @@ describe.each([
         }
     });
 
-    it("gives public services an internet-facing NLB with IP targets, admits the VPC CIDR, and holds workloads for nodes and the controller", async () => {
-        expect(built.cluster.loadBalancerAnnotations).toEqual({
+    it("gives each load balancer its own NLB with IP targets and HTTP health checks, admitted only from its subnets, and holds workloads for nodes and the controller", async () => {
+        const publicLb = built.cluster.loadBalancer("public", "/ready");
+        expect(publicLb.annotations).toEqual({
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
             "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/ready",
+            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "deregistration_delay.timeout_seconds=30",
         });
-        const ranges = await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(r)));
-        expect(ranges).toEqual([production ? "10.30.0.0/16" : "10.20.0.0/16"]);
+        expect(publicLb.port).toBeUndefined();
+        const internalLb = built.cluster.loadBalancer("internal", "/ready");
+        expect(internalLb.annotations).toEqual({ ...publicLb.annotations, "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal" });
+        const zones = production ? 3 : 2;
+        const cidrs = (kind: string) => [...Array(zones).keys()].map((i) => one("aws:ec2/subnet:Subnet", `${name}-network-${kind}-${i}`).inputs.cidrBlock);
+        expect(await Promise.all(publicLb.sourceRanges.map((r) => valueOf(r)))).toEqual(cidrs("public"));
+        expect(await Promise.all(internalLb.sourceRanges.map((r) => valueOf(r)))).toEqual(cidrs("private"));
+        expect(built.cluster.namespaceLabels).toEqual({ "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" });
+        expect(built.cluster.drainSeconds).toBeGreaterThan(30);
         const deps = built.cluster.workloadDependencies.map((r) => (r as unknown as { __name: string }).__name);
         expect(deps).toEqual([...nodeGroupsOf(name).map((g) => g.name), `${name}-coredns`, `${name}-aws-load-balancer-controller`]);
         expect(built.cluster.hasZones).toBe(true);
@@ -340,9 +352,16 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).publicAccessCidrs).toBeUndefined();
     });
 
-    it("admits the existing VPC's CIDR as the load balancers' source", async () => {
-        expect(await Promise.all(built.cluster.loadBalancerSourceRanges.map((r) => valueOf(r)))).toEqual(["10.99.0.0/16"]);
+    it("admits the existing subnets' CIDRs as the load balancers' sources", async () => {
+        const ranges = async (scope: "public" | "internal") => Promise.all(built.cluster.loadBalancer(scope, "/readyz").sourceRanges.map((r) => valueOf(r)));
+        const publicRanges = await ranges("public");
+        const privateRanges = await ranges("internal");
+        expect(publicRanges).toHaveLength(2);
+        expect(privateRanges).toHaveLength(2);
+        for (const cidr of [...publicRanges, ...privateRanges]) expect(cidr).toMatch(/^10\.99\.\d+\.0\/24$/);
+        expect(new Set([...publicRanges, ...privateRanges]).size).toBe(4);
     });
+
 
     it("runs Graviton nodes on the AL2023 ARM AMI and builds images for linux/arm64", () => {
         for (const ng of nodeGroupsOf(name)) expect(ng.inputs.amiType, ng.name).toBe("AL2023_ARM_64_STANDARD");
@@ -352,5 +371,24 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
     it("installs a pinned add-on version as given and looks up the others", () => {
         expect(one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs.addonVersion).toBe("v1.20.1-eksbuild.3");
         expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
+    });
+});
+
+describe("EKS cluster with a TLS certificate", () => {
+    it("terminates TLS on 443 on internet-facing NLBs when given a certificate, and nowhere else", async () => {
+        const arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab";
+        const withTls = await build("prod", (raw) => {
+            (raw.cluster as { eks: Record<string, unknown> }).eks.loadBalancerCertificateArn = arn;
+        }, "tls");
+        const publicLb = withTls.cluster.loadBalancer("public", "/readyz");
+        expect(publicLb.port).toBe(443);
+        expect(publicLb.annotations).toMatchObject({
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": arn,
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        });
+        const internalLb = withTls.cluster.loadBalancer("internal", "/readyz");
+        expect(internalLb.port).toBeUndefined();
+        expect(Object.keys(internalLb.annotations).filter((k) => k.includes("ssl"))).toEqual([]);
     });
 });

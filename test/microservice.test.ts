@@ -20,7 +20,7 @@ type Probe = { httpGet: { path: string; port: string | number }; periodSeconds: 
 const container = (d: K8sObject): Container => at<Container[]>(d, "spec.template.spec.containers")[0]!;
 
 /** Assertions every service's objects must satisfy, whatever the stack. */
-function expectFullSet(p: Program, name: string, stack: string, opts: { public: boolean; min: number; max: number }): void {
+function expectFullSet(p: Program, name: string, stack: string, opts: { loadBalancer: "public" | "internal" | "none"; min: number; max: number }): void {
     const selector = selectorLabels(name, stack);
 
     const [sa] = p.k8s("ServiceAccount", name);
@@ -59,15 +59,24 @@ function expectFullSet(p: Program, name: string, stack: string, opts: { public: 
 
     const preStop = c.lifecycle.preStop.sleep?.seconds ?? 0;
     expect(preStop).toBeGreaterThan(0);
-    expect(at<number>(d, "spec.template.spec.terminationGracePeriodSeconds")).toBeGreaterThan(preStop + 10);
+    // After the preStop pause the service still has its own drain time before SIGKILL.
+    expect(at<number>(d, "spec.template.spec.terminationGracePeriodSeconds")).toBe(preStop + 30);
     const spread = at<{ topologyKey: string; labelSelector: { matchLabels: object } }[]>(d, "spec.template.spec.topologySpreadConstraints");
     expect(spread.map((t) => t.topologyKey)).toContain("kubernetes.io/hostname");
     for (const t of spread) expect(t.labelSelector.matchLabels).toEqual(selector);
 
+    // In-cluster Service on the container port itself (callers dial what NetworkPolicies admit).
+    const http = c.ports.find((port) => port.name === "http")!;
     const [svc] = p.k8s("Service", name);
-    expect(at(svc, "spec.type")).toBe(opts.public ? "LoadBalancer" : "ClusterIP");
+    expect(at(svc, "spec.type")).toBe("ClusterIP");
     expect(at(svc, "spec.selector")).toEqual(selector);
-    expect(at(svc, "spec.ports.0.targetPort")).toBe("http");
+    expect(at(svc, "spec.ports")).toEqual([{ name: "http", port: http.containerPort, targetPort: "http", protocol: "TCP" }]);
+    // Its own load balancer, if any, reaches the same pods; /metrics is on a port no Service exposes.
+    const lbs = p.k8s("Service").filter((s) => at(s, "spec.type") === "LoadBalancer" && isDeepStrictEqual(at(s, "spec.selector"), selector));
+    expect(lbs.map((s) => s.metadata?.name)).toEqual(opts.loadBalancer === "none" ? [] : [`${name}-${opts.loadBalancer}`]);
+    for (const lb of lbs) expect(at<{ targetPort: string }[]>(lb, "spec.ports").map((port) => port.targetPort)).toEqual(["http"]);
+    const metrics = c.ports.find((port) => port.name === "metrics")!;
+    expect(c.env).toContainEqual({ name: "METRICS_PORT", value: String(metrics.containerPort) });
 
     // The HPA targets exactly this Deployment, on CPU and memory, with explicit behaviour.
     const hpas = p.k8s("HorizontalPodAutoscaler").filter((h) => at(h, "spec.scaleTargetRef.name") === name);
@@ -106,9 +115,9 @@ describe.each(stackFiles())("stack %s", (stack) => {
         expect(settings.length).toBeGreaterThanOrEqual(3);
         for (const name of settings) {
             const hpa = p.k8s("HorizontalPodAutoscaler", name)[0]!;
-            const svc = p.k8s("Service", name)[0]!;
+            const scope = p.k8s("Service").map((s) => s.metadata?.name).find((n) => n === `${name}-public` || n === `${name}-internal`);
             expectFullSet(p, name, stack, {
-                public: at(svc, "spec.type") === "LoadBalancer",
+                loadBalancer: scope === undefined ? "none" : scope === `${name}-public` ? "public" : "internal",
                 min: at<number>(hpa, "spec.minReplicas"),
                 max: at<number>(hpa, "spec.maxReplicas"),
             });
@@ -116,8 +125,8 @@ describe.each(stackFiles())("stack %s", (stack) => {
     });
 
     it("gives each of the three services its own load balancer", () => {
-        const lbs = p.k8s("Service").filter((s) => at(s, "spec.type") === "LoadBalancer").map((s) => s.metadata?.name);
-        expect(lbs).toEqual(expect.arrayContaining(["backend", "messages", "reports"]));
+        const lbs = p.k8s("Service").filter((s) => at(s, "spec.type") === "LoadBalancer").map((s) => s.metadata?.labels?.["app.kubernetes.io/name"]);
+        expect([...lbs].sort()).toEqual(["backend", "messages", "reports"]);
     });
 
     it("autoscales each Deployment independently: one HPA each, none shared", () => {
@@ -148,11 +157,12 @@ describe.each(stackFiles())("stack %s", (stack) => {
         for (const obj of objects) validateK8s(obj);
     });
 
-    it("exports each service's name, namespace and load-balancer address", () => {
-        const endpoints = p.run.outputs.endpoints as Record<string, { name: string; namespace: string; address: string }>;
+    it("exports each service's name, namespace, load-balancer address and URL", () => {
+        const endpoints = p.run.outputs.endpoints as Record<string, { name: string; namespace: string; address: string; url: string }>;
         for (const name of ["backend", "messages", "reports"]) {
             expect(endpoints[name]).toMatchObject({ name, namespace: expect.any(String) });
             expect(endpoints[name]!.address).not.toBe("");
+            expect(endpoints[name]!.url).toMatch(new RegExp(`^https?://${endpoints[name]!.address.replace(/\./g, "\\.")}`));
         }
     });
 });
@@ -162,13 +172,14 @@ describe("a fourth service, by config alone", () => {
     beforeAll(async () => {
         p = await runStack("dev", {
             "kubeforge:services": {
-                search: { image: "ghcr.io/acme/search:1.4.2", public: false, callers: ["backend"], replicas: { min: 2, max: 6 } },
+                search: { image: "ghcr.io/acme/search:1.4.2", loadBalancer: "none", callers: ["backend"], replicas: { min: 2, max: 6 } },
             },
         });
     });
 
     it("gets the full set of objects, internal, called by backend", () => {
-        expectFullSet(p, "search", "dev", { public: false, min: 2, max: 6 });
+        expectFullSet(p, "search", "dev", { loadBalancer: "none", min: 2, max: 6 });
+        expect((p.run.outputs.endpoints as Record<string, { address: string; url: string }>).search).toMatchObject({ address: "", url: "" });
         expect(container(p.k8s("Deployment", "search")[0]!).image).toBe("ghcr.io/acme/search:1.4.2");
         const backendEnv = container(p.k8s("Deployment", "backend")[0]!).env.map((e) => e.name);
         expect(backendEnv).toContain("SEARCH_URL");

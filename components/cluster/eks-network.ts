@@ -43,6 +43,10 @@ export class EksNetwork extends pulumi.ComponentResource {
      * nodes, pods and the control plane's network interfaces.
      */
     readonly privateSubnetIds: pulumi.Output<string>[];
+    /** IPv4 CIDRs of the public subnets, where internet-facing load balancers' interfaces live. */
+    readonly publicSubnetCidrs: pulumi.Output<string>[];
+    /** IPv4 CIDRs of the private subnets, where internal load balancers' interfaces (and the pods) live. */
+    readonly privateSubnetCidrs: pulumi.Output<string>[];
 
     constructor(name: string, args: EksNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksNetwork", name, {}, opts);
@@ -55,6 +59,9 @@ export class EksNetwork extends pulumi.ComponentResource {
             this.vpcCidr = aws.ec2.getVpcOutput({ id: network.vpcId }, childOpts).cidrBlock;
             this.publicSubnetIds = network.publicSubnetIds.map((id) => pulumi.output(id));
             this.privateSubnetIds = network.privateSubnetIds.map((id) => pulumi.output(id));
+            const cidrOf = (id: string) => aws.ec2.getSubnetOutput({ id }, childOpts).cidrBlock;
+            this.publicSubnetCidrs = network.publicSubnetIds.map(cidrOf);
+            this.privateSubnetCidrs = network.privateSubnetIds.map(cidrOf);
             // Existing subnets get the tags the load-balancer controller discovers them by.
             const tagSubnets = (ids: string[], roleTag: string) =>
                 ids.forEach((id) => {
@@ -121,6 +128,8 @@ export class EksNetwork extends pulumi.ComponentResource {
             this.vpcCidr = vpc.cidrBlock;
             this.publicSubnetIds = publicSubnets.map((s) => s.id);
             this.privateSubnetIds = privateSubnets.map((s) => s.id);
+            this.publicSubnetCidrs = publicSubnets.map((s) => s.cidrBlock);
+            this.privateSubnetCidrs = privateSubnets.map((s) => s.cidrBlock);
         }
         this.registerOutputs({ vpcId: this.vpcId, vpcCidr: this.vpcCidr, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
     }

@@ -24,20 +24,50 @@ import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_
 import { EksNetwork } from "./eks-network";
 import { EcrRegistry } from "./eks-registry";
 import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./eks-values";
-import type { KubeCluster } from "./index";
+import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "./index";
 
 /** Control-plane log types shipped to CloudWatch. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
 
+/** Seconds a deregistering NLB target keeps its open connections (the AWS default is 300). */
+export const DEREGISTRATION_DELAY_SECONDS = 30;
+
+/**
+ * Seconds a terminating pod keeps serving behind an NLB. The load-balancer controller deregisters
+ * the pod's IP once it leaves the endpoints, but the NLB goes on opening new connections to it for
+ * a while after (tens of seconds); past the deregistration delay the pod has had every chance.
+ */
+export const NLB_DRAIN_SECONDS = DEREGISTRATION_DELAY_SECONDS + 10;
+
+/** ELB TLS policy for NLB listeners: TLS 1.3 and 1.2 only. */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
 /**
  * Annotations that make the AWS Load Balancer Controller give a Service of type LoadBalancer its
- * own internet-facing NLB sending traffic straight to pod IPs.
+ * own NLB (internet-facing or internal) sending traffic straight to pod IPs, health-checking each
+ * pod over HTTP on its readiness path (so a draining pod leaves the target group), with a short
+ * deregistration delay; with a certificate, a TLS listener on 443.
  */
-export const NLB_ANNOTATIONS: Readonly<Record<string, string>> = {
-    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-};
+export function nlbAnnotations(scope: LoadBalancerScope, healthPath: string, certificateArn?: string): Record<string, string> {
+    const prefix = "service.beta.kubernetes.io/aws-load-balancer";
+    return {
+        [`${prefix}-type`]: "external",
+        [`${prefix}-nlb-target-type`]: "ip",
+        [`${prefix}-scheme`]: scope === "public" ? "internet-facing" : "internal",
+        [`${prefix}-healthcheck-protocol`]: "http",
+        [`${prefix}-healthcheck-port`]: "traffic-port",
+        [`${prefix}-healthcheck-path`]: healthPath,
+        [`${prefix}-target-group-attributes`]: `deregistration_delay.timeout_seconds=${DEREGISTRATION_DELAY_SECONDS}`,
+        ...(certificateArn ? {
+            [`${prefix}-ssl-cert`]: certificateArn,
+            [`${prefix}-ssl-ports`]: "443",
+            [`${prefix}-ssl-negotiation-policy`]: TLS_POLICY,
+        } : {}),
+    };
+}
+
+/** Namespace label that has the load-balancer controller inject pod readiness gates: a rolled-out pod only counts as ready once its NLB target is healthy. */
+export const READINESS_GATE_LABEL = { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } as const;
 
 /** Tags every AWS resource of the cluster carries. */
 export function resourceTags(project: string, stack: string): Record<string, string> {
@@ -95,13 +125,12 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly provider: k8s.Provider;
     readonly kubeconfig: pulumi.Output<string>;
     readonly clusterName: pulumi.Output<string>;
-    readonly loadBalancerAnnotations = NLB_ANNOTATIONS;
-    /**
-     * The VPC CIDR. NLBs with IP targets and client-IP preservation off (their default) reach pods
-     * from their own private addresses in the VPC, health checks included; admitting the VPC CIDR
-     * is therefore what lets the NLB in, and the NLB's own listener is what faces the internet.
-     */
-    readonly loadBalancerSourceRanges: pulumi.Input<string>[];
+    readonly drainSeconds = NLB_DRAIN_SECONDS;
+    readonly namespaceLabels: Record<string, string> = { ...READINESS_GATE_LABEL };
+    /** Where each scope's NLB interfaces live (see {@link loadBalancer}). */
+    private readonly loadBalancerSubnetCidrs: Record<LoadBalancerScope, pulumi.Input<string>[]>;
+    /** ACM certificate of the TLS listeners of internet-facing NLBs, if any. */
+    private readonly certificateArn?: string;
     readonly hasZones = true;
     readonly kubeletInsecureTls = false;
     readonly registry: EcrRegistry;
@@ -263,10 +292,22 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.endpoint = this.cluster.endpoint;
         this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
         this.nodeGroupNames = pulumi.all(nodeGroups.map((g) => g.nodeGroupName));
-        this.loadBalancerSourceRanges = [network.vpcCidr];
+        this.loadBalancerSubnetCidrs = { public: network.publicSubnetCidrs, internal: network.privateSubnetCidrs };
+        this.certificateArn = eks.loadBalancerCertificateArn;
         // Public Services need the load-balancer controller's webhook before they are created.
         this.workloadDependencies = [...running, lbController];
         this.details = { endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames, region: eks.region };
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames });
+    }
+
+    /**
+     * Its own NLB with IP targets. With IP targets and client-IP preservation off (their default),
+     * an NLB reaches pods from its own interfaces' addresses, health checks included: those of the
+     * public subnets for an internet-facing NLB, of the private subnets for an internal one. So a
+     * public service admits only the public subnets, not every pod of the VPC.
+     */
+    loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec {
+        const tls = scope === "public" ? this.certificateArn : undefined;
+        return { annotations: nlbAnnotations(scope, healthPath, tls), sourceRanges: this.loadBalancerSubnetCidrs[scope], ...(tls ? { port: 443 } : {}) };
     }
 }

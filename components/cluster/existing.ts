@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../config";
-import type { ImageRegistry, KubeCluster } from "./index";
+import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "./index";
 
 export interface ExistingClusterArgs {
     /** Validated settings; reads `cluster.context` (default: the kubeconfig's current context) and `cluster.registry` (default: none). */
@@ -19,8 +19,9 @@ export class ExistingCluster extends pulumi.ComponentResource implements KubeClu
     readonly provider: k8s.Provider;
     readonly kubeconfig: pulumi.Output<string>;
     readonly clusterName: pulumi.Output<string>;
-    readonly loadBalancerAnnotations: Record<string, string> = {};
-    readonly loadBalancerSourceRanges = ["0.0.0.0/0"];
+    /** A few seconds: how long an unknown load-balancer implementation needs is not known here. */
+    readonly drainSeconds = 10;
+    readonly namespaceLabels: Record<string, string> = {};
     readonly hasZones = false;
     readonly kubeletInsecureTls = false;
     readonly registry?: ImageRegistry;
@@ -39,5 +40,17 @@ export class ExistingCluster extends pulumi.ComponentResource implements KubeClu
             this.registry = { repository: (service) => pulumi.output(`${registry}/${service}`) };
         }
         this.registerOutputs({ clusterName: this.clusterName });
+    }
+
+    /**
+     * The cluster's own load-balancer implementation decides everything; traffic may come from
+     * anywhere. It cannot be told to keep a load balancer internal without provider-specific
+     * annotations this flavour does not know, so `internal` warns.
+     */
+    loadBalancer(scope: LoadBalancerScope): LoadBalancerSpec {
+        if (scope === "internal") {
+            pulumi.log.warn("the existing cluster flavour cannot make a load balancer internal: services with loadBalancer \"internal\" get the cluster's default load balancer, which may face the internet", this);
+        }
+        return { annotations: {}, sourceRanges: ["0.0.0.0/0"] };
     }
 }

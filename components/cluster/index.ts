@@ -27,6 +27,22 @@ export interface RegistryCredentials {
     password: string;
 }
 
+/** How far a service's own load balancer reaches: the internet, or only the cluster's network. */
+export type LoadBalancerScope = "public" | "internal";
+
+/** What a Service of type LoadBalancer needs on a cluster. */
+export interface LoadBalancerSpec {
+    /** Annotations of the Service (may be empty). */
+    annotations: Record<string, string>;
+    /**
+     * CIDRs the load balancer's traffic (health checks included) reaches the pods from; the
+     * service's NetworkPolicy admits these on the container port.
+     */
+    sourceRanges: pulumi.Input<string>[];
+    /** Listener port, when the cluster decides it (443 where it terminates TLS); otherwise the service's `servicePort`. */
+    port?: number;
+}
+
 /** What every cluster flavour gives the rest of the program. */
 export interface KubeCluster {
     /** The flavour that built this cluster. */
@@ -37,13 +53,15 @@ export interface KubeCluster {
     readonly kubeconfig: pulumi.Output<string>;
     /** Cluster name, as the flavour knows it. */
     readonly clusterName: pulumi.Output<string>;
-    /** Annotations a public Service of type LoadBalancer needs on this cluster (may be empty). */
-    readonly loadBalancerAnnotations: Record<string, string>;
+    /** A service's own load balancer of this scope, health-checked on `healthPath` (its readiness path). */
+    loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec;
     /**
-     * CIDRs that load-balancer traffic reaches the pods from; public services' NetworkPolicies
-     * admit these on the service port.
+     * Seconds a terminating pod keeps serving (its preStop pause) so load balancers stop sending
+     * it new connections first: a few on kind, longer behind a cloud load balancer.
      */
-    readonly loadBalancerSourceRanges: pulumi.Input<string>[];
+    readonly drainSeconds: number;
+    /** Labels the services' namespace needs on this cluster (EKS: pod readiness gates for load-balancer targets). */
+    readonly namespaceLabels: Record<string, string>;
     /** Whether nodes span several zones (`topology.kubernetes.io/zone`), so pods spread across them. */
     readonly hasZones: boolean;
     /** Whether metrics-server must skip kubelet certificate checks (kind's self-signed kubelets). */

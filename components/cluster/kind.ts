@@ -20,7 +20,7 @@ import { stringify } from "yaml";
 import type { KindSettings, Settings } from "../config";
 import { kindPreflight, systemRunner } from "../prerequisites";
 import { runningUnderMocks } from "../runtime";
-import type { ImageRegistry, KubeCluster } from "./index";
+import type { ImageRegistry, KubeCluster, LoadBalancerSpec } from "./index";
 
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
 export const REGISTRY_IMAGE = "registry:2.8.3";
@@ -105,13 +105,9 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
     readonly provider: k8s.Provider;
     readonly kubeconfig: pulumi.Output<string>;
     readonly clusterName: pulumi.Output<string>;
-    readonly loadBalancerAnnotations: Record<string, string> = {};
-    /**
-     * cloud-provider-kind forwards load-balancer traffic through an envoy container on the `kind`
-     * Docker network to the nodes, so pods see addresses of that network (whose subnet Docker
-     * picks when it creates it), not the clients'. Nothing narrower is known when the program runs.
-     */
-    readonly loadBalancerSourceRanges = ["0.0.0.0/0"];
+    /** cloud-provider-kind's envoy drops an endpoint within a second or two of the pod going unready. */
+    readonly drainSeconds = 5;
+    readonly namespaceLabels: Record<string, string> = {};
     readonly hasZones = false;
     /** kind's kubelets serve self-signed certificates. */
     readonly kubeletInsecureTls = true;
@@ -221,5 +217,15 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         this.workloadDependencies = [this.cluster, cloudProvider];
         this.details = { kubeconfigContext: `kind-${clusterName}`, registry: registryHost };
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    }
+
+    /**
+     * Public and internal are the same on a laptop: the addresses live on the `kind` Docker network.
+     * cloud-provider-kind forwards load-balancer traffic through an envoy container on that network
+     * to the nodes, so pods see addresses of that network (whose subnet Docker picks when it creates
+     * it), not the clients'. Nothing narrower is known when the program runs.
+     */
+    loadBalancer(): LoadBalancerSpec {
+        return { annotations: {}, sourceRanges: ["0.0.0.0/0"] };
     }
 }

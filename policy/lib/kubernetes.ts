@@ -19,6 +19,7 @@ export interface ObjectMeta {
     name?: string;
     namespace?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
 }
 
 export interface LabelSelectorRequirement {

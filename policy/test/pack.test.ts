@@ -59,11 +59,11 @@ describe("policy/config/<stack>.json", () => {
         expect(levels("prod")).toEqual(new Set(["mandatory"]));
     });
 
-    it("marks only prod as production and allows the three services' load balancers everywhere", () => {
+    it("marks only prod as production, and lets only backend face the internet outside dev", () => {
         for (const stack of ["dev", "staging", "prod"]) {
             const config = loadConfig(stack);
             const knobs = (name: string) => policySettings({ name }, config).knobs;
-            expect(knobs("k8s-public-services").publicServices).toEqual(["backend", "messages", "reports"]);
+            expect(knobs("k8s-public-services").publicServices).toEqual(stack === "dev" ? ["backend", "messages", "reports"] : ["backend"]);
             expect(knobs("k8s-production-min-replicas").production).toBe(stack === "prod");
             expect(knobs("eks-endpoint-access").production).toBe(stack === "prod");
         }

@@ -148,20 +148,40 @@ describe("k8s-host-isolation", () => {
 });
 
 describe("k8s-public-services", () => {
+    const SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme";
+    /** The compliant fixture with every load balancer internet-facing (it keeps messages and reports internal). */
+    function allInternetFacing() {
+        const resources = fixture("compliant");
+        for (const name of ["backend-service", "messages-service", "reports-service"]) {
+            const metadata = inputsOf<Service>(resources, name).metadata!;
+            metadata.annotations = { ...metadata.annotations, [SCHEME]: "internet-facing" };
+        }
+        return resources;
+    }
+
     it("accepts load balancers of allow-listed services", async () => {
         expect(await messages(publicServices, fixture("compliant"), ALL_PUBLIC)).toEqual([]);
     });
 
     it("reports a load balancer that is not on the allow-list, and only that one", async () => {
-        const found = await messages(publicServices, fixture("compliant"), { publicServices: ["backend"] });
+        const found = await messages(publicServices, allInternetFacing(), { publicServices: ["backend"] });
         expect(found).toHaveLength(2);
         expect(found[0]).toContain('Service kubeforge/messages is a public LoadBalancer but "messages" is not on the publicServices allow-list (backend)');
-        expect(found[0]).toContain('make it ClusterIP or add "messages" to publicServices');
+        expect(found[0]).toContain('make it ClusterIP or an internal load balancer, or add "messages" to publicServices');
         expect(found[1]).toContain("Service kubeforge/reports");
     });
 
-    it("allows no load balancer by default, and ignores ClusterIP services", async () => {
+    it("does not count an internal load balancer as public", async () => {
         const resources = fixture("compliant");
+        expect(inputsOf<Service>(resources, "messages-service").metadata?.annotations?.[SCHEME]).toBe("internal");
+        expect(await messages(publicServices, resources, { publicServices: ["backend"] })).toEqual([]);
+        // The internet-facing scheme is public.
+        inputsOf<Service>(resources, "reports-service").metadata!.annotations![SCHEME] = "internet-facing";
+        expect(await messages(publicServices, resources, { publicServices: ["backend"] })).toHaveLength(1);
+    });
+
+    it("allows no load balancer by default, and ignores ClusterIP services", async () => {
+        const resources = allInternetFacing();
         inputsOf<Service>(resources, "reports-service").spec!.type = "ClusterIP";
         const found = await messages(publicServices, resources);
         expect(found.map((m) => m.split(" is ")[0])).toEqual(["Service kubeforge/backend", "Service kubeforge/messages"]);
