@@ -269,6 +269,12 @@ const eksSchema = z
             .regex(/^1\.[0-9]{2}$/, "is not a Kubernetes minor version (e.g. 1.35)")
             .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_IMAGES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_IMAGES).join(", ")})`)
             .default("1.35"),
+        /**
+         * What happens when kubernetesVersion leaves EKS standard support: STANDARD (EKS upgrades the
+         * control plane to the next version, no extra charge) or EXTENDED (the version stays, at the
+         * paid extended-support rate). Default STANDARD; the EKS API's own default is EXTENDED.
+         */
+        supportType: z.enum(["STANDARD", "EXTENDED"]).default("STANDARD"),
         /** IAM role or user ARN given cluster-admin through an access entry (required for eks). */
         adminPrincipalArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, "is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)").optional(),
         /** ACM certificate ARN: internet-facing NLBs then listen with TLS on 443 (TLS 1.3/1.2). Default none (plain HTTP on servicePort). */

@@ -7,6 +7,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { HELM_RELEASE_OPTIONS } from "./helm";
 
 /** metrics-server chart, pinned: https://kubernetes-sigs.github.io/metrics-server/ */
 export const METRICS_SERVER_CHART = { chart: "metrics-server", version: "3.12.2", repo: "https://kubernetes-sigs.github.io/metrics-server/" };
@@ -60,8 +61,7 @@ export class Platform extends pulumi.ComponentResource {
             version: METRICS_SERVER_CHART.version,
             repositoryOpts: { repo: METRICS_SERVER_CHART.repo },
             values: metricsServerValues(args.kubeletInsecureTls ?? false),
-            atomic: true,
-            timeout: 600,
+            ...HELM_RELEASE_OPTIONS,
         // A component's dependsOn does not reach its children: metrics-server needs nodes to run on.
         }, { parent: this, dependsOn: opts?.dependsOn });
 

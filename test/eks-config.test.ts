@@ -30,6 +30,7 @@ describe("EKS stack config", () => {
         expect(s.cluster.eks).toMatchObject({
             region: "eu-west-1",
             kubernetesVersion: "1.35",
+            supportType: "STANDARD",
             publicAccessCidrs: [],
             logRetentionDays: 90,
             network: { availabilityZones: 3, vpcCidr: "10.0.0.0/16", natGateways: "perZone" },
@@ -83,6 +84,7 @@ describe("EKS stack config", () => {
         ["one zone", eksConfig({ network: { availabilityZones: 1 } }), "eu-west-1", "kubeforge:cluster.eks.network.availabilityZones: 1 must be at least 2 (EKS needs two availability zones)"],
         // Node counts are only checked against a valid zone count.
         ["seven zones", eksConfig({ network: { availabilityZones: 7 }, nodes: { minSize: 3, maxSize: 9 } }), "eu-west-1", "kubeforge:cluster.eks.network.availabilityZones: 7 must be at most 6"],
+        ["a support type outside the enum", eksConfig({ supportType: "extended" }), "eu-west-1", `kubeforge:cluster.eks.supportType: "extended" is not allowed (allowed: "STANDARD", "EXTENDED")`],
         ["a malformed Kubernetes version", eksConfig({ kubernetesVersion: "1.35.2" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.35.2" is not a Kubernetes minor version (e.g. 1.35)`],
         ["a Kubernetes version no autoscaler is paired with", eksConfig({ kubernetesVersion: "1.29" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.29" has no Cluster Autoscaler release paired with it (supported: 1.35, 1.36)`],
         ["a VPC id without subnets", eksConfig({ network: { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } }), "eu-west-1", "kubeforge:cluster.eks.network.privateSubnetIds: (missing) must be set together with vpcId and publicSubnetIds (give vpcId, publicSubnetIds and privateSubnetIds, or none to create a VPC)"],
@@ -90,7 +92,7 @@ describe("EKS stack config", () => {
         ["an admin that is not an IAM ARN", eksConfig({ adminPrincipalArn: "admin" }), "eu-west-1", `kubeforge:cluster.eks.adminPrincipalArn: "admin" is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)`],
         ["a log retention CloudWatch does not offer", eksConfig({ logRetentionDays: 10 }), "eu-west-1", "kubeforge:cluster.eks.logRetentionDays: 10 is not a CloudWatch retention period (allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)"],
         ["a load-balancer certificate that is not an ACM ARN", eksConfig({ loadBalancerCertificateArn: "arn:aws:iam::111122223333:server-certificate/web" }), "eu-west-1", `kubeforge:cluster.eks.loadBalancerCertificateArn: "arn:aws:iam::111122223333:server-certificate/web" is not an ACM certificate ARN (e.g. arn:aws:acm:eu-west-1:111122223333:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab)`],
-        ["a mistyped key", eksConfig({ nodeGroup: {} }), "eu-west-1", "kubeforge:cluster.eks.nodeGroup: is not a known key (allowed: kubernetesVersion, adminPrincipalArn, loadBalancerCertificateArn, publicAccessCidrs, logRetentionDays, keepImages, addonVersions, network, nodes)"],
+        ["a mistyped key", eksConfig({ nodeGroup: {} }), "eu-west-1", "kubeforge:cluster.eks.nodeGroup: is not a known key (allowed: kubernetesVersion, supportType, adminPrincipalArn, loadBalancerCertificateArn, publicAccessCidrs, logRetentionDays, keepImages, addonVersions, network, nodes)"],
         ["an add-on version that is not one", eksConfig({ addonVersions: { coredns: "latest" } }), "eu-west-1", `kubeforge:cluster.eks.addonVersions.coredns: "latest" is not an EKS add-on version (e.g. v1.19.2-eksbuild.1)`],
         [
             "an API endpoint open to the internet in production",

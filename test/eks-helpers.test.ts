@@ -2,11 +2,13 @@
  * Pure helpers of the EKS flavour: CIDR arithmetic and subnet layout, instance architectures, IAM
  * policy documents, the ECR lifecycle policy and the kubeconfig.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describe, expect, it } from "vitest";
-import { eksKubeconfig, resourceTags } from "../components/cluster/eks";
+import { describe, expect, it, vi } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { eksKubeconfig, guardPlaceholders, resourceTags } from "../components/cluster/eks";
 import {
     clusterAutoscalerPolicy,
     eksAccessPolicyArn,
@@ -19,7 +21,7 @@ import {
 } from "../components/cluster/eks-iam";
 import { clusterAutoscalerImage } from "../components/cluster/eks-controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
-import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks-values";
+import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks-values";
 
 describe("CIDR arithmetic", () => {
     it("parses and formats IPv4 blocks", () => {
@@ -44,6 +46,49 @@ describe("CIDR arithmetic", () => {
         ranges.slice(1).forEach((r, i) => expect(r[0]).toBeGreaterThanOrEqual(ranges[i]?.[1] ?? Infinity));
         expect(() => subnetLayout("10.0.0.0/24", 2)).toThrow("must have a prefix between /16 and /20");
         expect(() => subnetLayout("10.0.0.0/16", 7)).toThrow("zone count 7 must be between 1 and 6");
+    });
+});
+
+describe("placeholder config", () => {
+    const REAL_ADMIN = "arn:aws:iam::210987654321:role/platform-admin";
+    const keys = (problems: string[]) => problems.map((p) => p.slice(0, p.indexOf(": ")));
+
+    it("flags an admin principal in any of AWS's documentation accounts, in any partition, naming key, value and fix", () => {
+        expect(placeholderProblems({ adminPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin", publicAccessCidrs: [] }, "kubeforge")).toEqual([
+            `kubeforge:cluster.eks.adminPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin" is a placeholder in AWS's documentation account 111122223333; set the ARN of the IAM role or user your operators and CI run pulumi as`,
+        ]);
+        for (const arn of ["arn:aws:iam::123456789012:user/alice", "arn:aws-us-gov:iam::444455556666:role/admin"]) {
+            expect(keys(placeholderProblems({ adminPrincipalArn: arn, publicAccessCidrs: [] }, "kubeforge")), arn).toEqual(["kubeforge:cluster.eks.adminPrincipalArn"]);
+        }
+        expect(placeholderProblems({ adminPrincipalArn: REAL_ADMIN, publicAccessCidrs: [] }, "kubeforge")).toEqual([]);
+        expect(placeholderProblems({ publicAccessCidrs: [] }, "kubeforge")).toEqual([]);
+    });
+
+    it("flags public-access CIDRs inside the RFC 5737 documentation ranges, not real ranges around or beside them", () => {
+        expect(placeholderProblems({ adminPrincipalArn: REAL_ADMIN, publicAccessCidrs: ["198.18.0.0/24", "203.0.113.0/24"] }, "kubeforge")).toEqual([
+            `kubeforge:cluster.eks.publicAccessCidrs[1]: "203.0.113.0/24" is a placeholder in the documentation range 203.0.113.0/24 (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`,
+        ]);
+        expect(keys(placeholderProblems({ publicAccessCidrs: ["192.0.2.0/24", "198.51.100.16/28", "203.0.113.7/32"] }, "kubeforge"))).toEqual([0, 1, 2].map((i) => `kubeforge:cluster.eks.publicAccessCidrs[${i}]`));
+        // A larger real block that contains a documentation range, the neighbours, and the whole internet are real values.
+        expect(placeholderProblems({ publicAccessCidrs: ["192.0.0.0/16", "192.0.3.0/24", "203.0.112.0/24", "0.0.0.0/0"] }, "kubeforge")).toEqual([]);
+    });
+
+    it("throws every line as one RunError during a real update, and only warns each line under mocks or in a preview", () => {
+        const lines = ["kubeforge:cluster.eks.adminPrincipalArn: a", "kubeforge:cluster.eks.publicAccessCidrs[0]: b"];
+        const warn = vi.fn();
+        let thrown: unknown;
+        try {
+            guardPlaceholders(lines, true, warn);
+        } catch (e) {
+            thrown = e;
+        }
+        expect(thrown).toBeInstanceOf(pulumi.RunError);
+        expect((thrown as Error).message).toBe(lines.join("\n"));
+        expect(warn).not.toHaveBeenCalled();
+
+        guardPlaceholders(lines, false, warn);
+        expect(warn.mock.calls).toEqual(lines.map((l) => [l]));
+        expect(() => guardPlaceholders([], true, warn)).not.toThrow();
     });
 });
 
@@ -115,6 +160,15 @@ describe("IAM documents", () => {
         for (const doc of [loadBalancerControllerPolicy(), clusterAutoscalerPolicy("a-cluster-name-of-forty-characters-long")]) {
             expect(JSON.stringify(doc).length).toBeLessThanOrEqual(6144);
         }
+    });
+
+    it("vendors the load-balancer controller's policy byte for byte from upstream (policies/README.md), each statement once", () => {
+        // sha256 of docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller@2b150b977b79.
+        const bytes = fs.readFileSync(LOAD_BALANCER_CONTROLLER_POLICY_FILE);
+        expect(bytes.length).toBe(8813);
+        expect(createHash("sha256").update(bytes).digest("hex")).toBe("1edbad35b82293e6b610a10e4f1670b93f42f6a0639fdbf331bfb8a53ad447a9");
+        const statements = loadBalancerControllerPolicy().Statement.map((s) => JSON.stringify(s));
+        expect(new Set(statements).size).toBe(statements.length);
     });
 
     it("loads the load-balancer controller's policy from the committed JSON file", () => {

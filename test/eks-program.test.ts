@@ -89,6 +89,12 @@ describe("the program on the prod EKS cluster", () => {
         }
     });
 
+    it("installs every Helm release (metrics-server and both controllers) the same way: atomic, cleaned up on failure, bounded wait", () => {
+        const releases = program.ofType("kubernetes:helm.sh/v3:Release");
+        expect(releases.map((r) => r.name).sort()).toEqual([`${cluster}-aws-load-balancer-controller`, `${cluster}-cluster-autoscaler`, "platform-metrics-server"]);
+        for (const r of releases) expect(r.inputs, r.name).toMatchObject({ atomic: true, cleanupOnFail: true, timeout: 600 });
+    });
+
     it("runs at least three replicas of every service, spread over zones", () => {
         for (const d of program.k8s("HorizontalPodAutoscaler")) expect(d.spec?.minReplicas, d.metadata?.name).toBeGreaterThanOrEqual(3);
         for (const d of program.k8s("Deployment")) expect(JSON.stringify(d.spec)).toContain("topology.kubernetes.io/zone");

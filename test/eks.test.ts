@@ -91,6 +91,8 @@ describe.each([
         const c = one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs;
         expect(c.name).toBe(name);
         expect(c.version).toBe("1.35");
+        // Not the API's default (EXTENDED): no silent move into paid extended support.
+        expect(obj(c.upgradePolicy)).toEqual({ supportType: "STANDARD" });
         expect(c.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator"]);
         expect(obj(c.accessConfig)).toEqual({ authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false });
         const keyArn = await valueOf(built.cluster.secretsKey.arn);
@@ -120,9 +122,16 @@ describe.each([
         const vpc = obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig);
         expect(vpc.endpointPublicAccess).toBe(true);
         expect(vpc.publicAccessCidrs).toEqual(production ? ["203.0.113.0/24"] : ["0.0.0.0/0"]);
-        expect(warnings).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
+        expect(warnings.filter((w) => w.startsWith(`${name}:`))).toEqual(production ? [] : [`${name}: the Kubernetes API endpoint accepts connections from anywhere (kubeforge:cluster.eks.publicAccessCidrs); list operator CIDRs outside staging`]);
         expect(one("aws:eks/cluster:Cluster", `${name}-cluster`).options.protect).toBe(production);
         expect(one("aws:kms/key:Key", `${name}-secrets`).options.protect).toBe(production);
+    });
+
+    it("warns, under mocks, about each example value the committed stack file carries, naming the key, the value and what to set", () => {
+        expect(warnings.filter((w) => w.startsWith("kubeforge:"))).toEqual([
+            `kubeforge:cluster.eks.adminPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin" is a placeholder in AWS's documentation account 111122223333; set the ARN of the IAM role or user your operators and CI run pulumi as`,
+            ...(production ? [`kubeforge:cluster.eks.publicAccessCidrs[0]: "203.0.113.0/24" is a placeholder in the documentation range 203.0.113.0/24 (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`] : []),
+        ]);
     });
 
     it("gives nodes the worker, ECR read-only and CNI policies, IMDSv2 with one hop, encrypted gp3 roots and AL2023", () => {
@@ -209,6 +218,12 @@ describe.each([
         expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
     });
 
+    it("installs both controllers atomically: a failed install or upgrade is rolled back and cleaned up, within ten minutes", () => {
+        for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
+            expect(one("kubernetes:helm.sh/v3:Release", `${name}-${controller}`).inputs, controller).toMatchObject({ atomic: true, cleanupOnFail: true, timeout: 600 });
+        }
+    });
+
     it("gives each load balancer its own NLB with IP targets and HTTP health checks, admitted only from its subnets, and holds workloads for nodes and the controller", async () => {
         const publicLb = built.cluster.loadBalancer("public", "/ready");
         expect(publicLb.annotations).toEqual({
@@ -293,7 +308,7 @@ function expectPodIdentity(name: string, serviceAccount: string): void {
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
 }
 
-describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint", () => {
+describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint, extended support", () => {
     const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
     const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
     const name = "kubeforge-byo";
@@ -307,6 +322,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
                 eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 2, maxSize: 6 };
                 eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
                 eks.publicAccessCidrs = [];
+                eks.supportType = "EXTENDED";
             },
             "byo",
         );
@@ -325,6 +341,10 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         // One node group per given private subnet, each with an equal share of the cluster totals.
         expect(nodeGroupsOf(name).map((g) => [g.inputs.subnetIds, g.inputs.scalingConfig])).toEqual(privateSubnetIds.map((id) => [[id], { minSize: 1, desiredSize: 1, maxSize: 3 }]));
         expect(obj(one("kubernetes:helm.sh/v3:Release", `${name}-aws-load-balancer-controller`).inputs.values).vpcId).toBe("vpc-0123456789abcdef0");
+    });
+
+    it("opts into extended support when configured", () => {
+        expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.upgradePolicy)).toEqual({ supportType: "EXTENDED" });
     });
 
     it("keeps the API endpoint private when no public CIDRs are given", () => {

@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { HELM_RELEASE_OPTIONS } from "../helm";
 import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./eks-iam";
 import { CLUSTER_AUTOSCALER_IMAGES } from "./eks-values";
 
@@ -31,7 +32,8 @@ export function clusterAutoscalerImage(kubernetesVersion: string): { repository:
 
 /**
  * AWS Load Balancer Controller chart (controller v2.11.0). Its IAM policy in
- * policies/aws-load-balancer-controller.json must be the one of the same controller release.
+ * policies/aws-load-balancer-controller.json is an upstream revision newer than v2.11.0;
+ * policies/README.md says what to diff against v2.11.0's before a real deploy.
  */
 export const LOAD_BALANCER_CONTROLLER_CHART: ChartRef = { chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts", version: "1.11.0" };
 
@@ -75,7 +77,7 @@ function release(name: string, ref: ChartRef, values: pulumi.Inputs, args: Contr
     return new k8s.helm.v3.Release(
         name,
         // A fixed release name: Pulumi's auto-name would add a suffix and can pass Helm's 53 characters.
-        { name: ref.chart, chart: ref.chart, version: ref.version, repositoryOpts: { repo: ref.repo }, namespace: CONTROLLER_NAMESPACE, values },
+        { name: ref.chart, chart: ref.chart, version: ref.version, repositoryOpts: { repo: ref.repo }, namespace: CONTROLLER_NAMESPACE, values, ...HELM_RELEASE_OPTIONS },
         // The role must be bound before the pods start, or they run without AWS credentials.
         { parent, provider: args.k8sProvider, dependsOn: [...args.dependsOn, association] },
     );

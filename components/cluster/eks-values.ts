@@ -47,6 +47,43 @@ export function cidrProblem(text: string): string | undefined {
     return undefined;
 }
 
+/** AWS accounts that appear only in AWS's documentation (example ARNs), never a real deployment's. */
+export const DOCUMENTATION_ACCOUNTS = ["111122223333", "123456789012", "444455556666"] as const;
+
+/** IPv4 blocks reserved for documentation (RFC 5737), never a real operator's egress address. */
+export const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"] as const;
+
+/** The EKS settings that stack files ship with example values (see {@link placeholderProblems}). */
+export interface PlaceholderCandidates {
+    adminPrincipalArn?: string;
+    publicAccessCidrs: readonly string[];
+}
+
+/**
+ * Example values left in the stack config, one line each naming the key, the value and what to
+ * set: an admin principal in one of {@link DOCUMENTATION_ACCOUNTS}, a public-access CIDR inside
+ * one of {@link DOCUMENTATION_CIDRS}. They pass validation (so synth and previews of the committed
+ * stack files work) but cannot work in AWS. Empty when there are none.
+ */
+export function placeholderProblems(eks: PlaceholderCandidates, configNamespace: string): string[] {
+    const problems: string[] = [];
+    const account = eks.adminPrincipalArn === undefined ? undefined : /^arn:[^:]+:iam::([0-9]{12}):/.exec(eks.adminPrincipalArn)?.[1];
+    if (account !== undefined && (DOCUMENTATION_ACCOUNTS as readonly string[]).includes(account)) {
+        problems.push(`${configNamespace}:cluster.eks.adminPrincipalArn: ${JSON.stringify(eks.adminPrincipalArn)} is a placeholder in AWS's documentation account ${account}; set the ARN of the IAM role or user your operators and CI run pulumi as`);
+    }
+    eks.publicAccessCidrs.forEach((text, i) => {
+        const c = parseCidr(text);
+        const range = DOCUMENTATION_CIDRS.find((d) => {
+            const doc = parseCidr(d) as Ipv4Cidr;
+            return c !== undefined && c.prefix >= doc.prefix && canonicalCidr({ address: c.address, prefix: doc.prefix }).address === doc.address;
+        });
+        if (range !== undefined) {
+            problems.push(`${configNamespace}:cluster.eks.publicAccessCidrs[${i}]: ${JSON.stringify(text)} is a placeholder in the documentation range ${range} (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`);
+        }
+    });
+    return problems;
+}
+
 /** The `index`-th sub-block of `parent` with prefix `prefix` (>= the parent's prefix). */
 export function subBlock(parent: Ipv4Cidr, prefix: number, index: number): Ipv4Cidr {
     const count = 2 ** (prefix - parent.prefix);

@@ -8,17 +8,22 @@
  * Tags: the component creates its own `aws.Provider` whose `defaultTags` put `project`, `stack` and
  * `component` on every AWS resource; EC2 instances, volumes and network interfaces the node groups
  * launch get the same tags through the launch template's tag specifications.
+ *
+ * Example values in the stack config (an admin ARN in a documentation account, a public-access
+ * CIDR in a documentation range) stop a real `pulumi up` before anything is created, and are
+ * warnings under mocks and in previews ({@link guardPlaceholders}).
  */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { EksSettings, Settings } from "../config";
+import { CONFIG_NAMESPACE, type EksSettings, type Settings } from "../config";
+import { realUpdate } from "../runtime";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./eks-addons";
 import { clusterAutoscaler, loadBalancerController } from "./eks-controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./eks-iam";
 import { EksNetwork } from "./eks-network";
 import { EcrRegistry } from "./eks-registry";
-import { al2023AmiType, dockerPlatform, parseCidr, zonalScaling, zoneCount } from "./eks-values";
+import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./eks-values";
 import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "./index";
 
 /** Control-plane log types shipped to CloudWatch. */
@@ -67,6 +72,18 @@ export const READINESS_GATE_LABEL = { "elbv2.k8s.aws/pod-readiness-gate-inject":
 /** Tags every AWS resource of the cluster carries. */
 export function resourceTags(project: string, stack: string): Record<string, string> {
     return { project, stack, component: "cluster" };
+}
+
+/**
+ * Handle example values left in the stack config ({@link placeholderProblems}): during a real
+ * update throw them as one `RunError` (a line each), before anything is created, because AWS would
+ * accept the protected KMS key and cluster and only then fail; under mocks and in previews `warn`
+ * each line, so synth, tests and `pulumi preview` of the committed stack files still work.
+ */
+export function guardPlaceholders(problems: readonly string[], update: boolean, warn: (line: string) => void): void {
+    if (problems.length === 0) return;
+    if (update) throw new pulumi.RunError(problems.join("\n"));
+    for (const line of problems) warn(line);
 }
 
 /** Kubeconfig that authenticates with `aws eks get-token` (the caller's AWS credentials). */
@@ -136,6 +153,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         const eks: EksSettings = settings.cluster.eks;
         if (!eks.region) throw new Error(`${name}: the eks flavour needs a region (set aws:region)`);
         if (!eks.adminPrincipalArn) throw new Error(`${name}: the eks flavour needs kubeforge:cluster.eks.adminPrincipalArn`);
+        guardPlaceholders(placeholderProblems(eks, CONFIG_NAMESPACE), realUpdate(), (line) => void pulumi.log.warn(line, this));
         const amiType = al2023AmiType(eks.nodes.instanceTypes);
         // The configured counts are cluster totals; each zone's node group gets an equal share.
         const zoneNodes = zonalScaling(eks.nodes, zoneCount(eks.network));
@@ -170,6 +188,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             {
                 name,
                 version: eks.kubernetesVersion,
+                // The API defaults to EXTENDED, which moves the cluster into paid extended support.
+                upgradePolicy: { supportType: eks.supportType },
                 roleArn: clusterRole.arn,
                 vpcConfig: {
                     subnetIds: network.privateSubnetIds,

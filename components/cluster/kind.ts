@@ -15,11 +15,11 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import type { KindSettings, Settings } from "../config";
 import { kindPreflight, systemRunner } from "../prerequisites";
+import { runningUnderMocks } from "../runtime";
 import type { ImageRegistry, KubeCluster, LoadBalancerSpec } from "./index";
 
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
@@ -81,11 +81,6 @@ export function kindClusterConfig(input: KindConfigInput): Record<string, unknow
  */
 export function cloudProviderKindCommand(lbPortMapping: boolean): string[] | undefined {
     return lbPortMapping ? ["--enable-lb-port-mapping"] : undefined;
-}
-
-/** Whether the program runs under `pulumi.runtime.setMocks` (unit tests, `npm run synth`) rather than the engine. */
-export function runningUnderMocks(): boolean {
-    return pulumi.runtime.getMonitor() instanceof MockMonitor;
 }
 
 export interface KindClusterArgs {
