@@ -32,7 +32,7 @@ const services = settings.services.map((svc) => {
     }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 });
 
-/** The cluster: flavour, name and what its flavour adds (EKS: endpoint, OIDC issuer, node groups; kind: registry). */
+/** The cluster: flavour, name and what its flavour adds (EKS: endpoint, OIDC issuer, node groups, region; kind: kubeconfig context, registry; existing: context, registry). */
 export const cluster = { flavour: kubeCluster.flavour, name: kubeCluster.clusterName, ...kubeCluster.details };
 export const kubeconfig = pulumi.secret(kubeCluster.kubeconfig);
 export const namespace = platform.namespace;

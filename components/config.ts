@@ -597,16 +597,24 @@ function parseServices(rawServices: Json, problems: string[]): ServiceSettings[]
     return parsed;
 }
 
-/** Read `kubeforge:*` from the running stack's config and validate it. */
-export function loadSettings(): Settings {
+/**
+ * Validate a stack's whole config map (`namespace:key` to value, as Pulumi holds it): the
+ * `kubeforge:*` keys, and `aws:region` for the EKS flavour.
+ */
+export function settingsFromConfig(config: Record<string, Json>, project: string, stack: string): Settings {
     const raw: RawConfig = {};
     const prefix = `${CONFIG_NAMESPACE}:`;
-    const all = pulumi.runtime.allConfig();
-    for (const [key, value] of Object.entries(all)) {
-        if (!key.startsWith(prefix)) continue;
-        raw[key.slice(prefix.length)] = parseConfigValue(value);
+    for (const [key, value] of Object.entries(config)) {
+        if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
     }
-    return parseSettings(raw, pulumi.getProject(), pulumi.getStack(), { awsRegion: all["aws:region"] });
+    const region = config["aws:region"];
+    return parseSettings(raw, project, stack, { awsRegion: typeof region === "string" ? region : undefined });
+}
+
+/** Read the running stack's config and validate it. */
+export function loadSettings(): Settings {
+    const all = Object.fromEntries(Object.entries(pulumi.runtime.allConfig()).map(([key, text]) => [key, parseConfigValue(text)]));
+    return settingsFromConfig(all, pulumi.getProject(), pulumi.getStack());
 }
 
 /** Pulumi hands structured config over as JSON text and scalars as plain text. */

@@ -12,12 +12,12 @@ import type { KubeCluster } from "./cluster";
 import type { ServiceSettings } from "./config";
 
 /** UID/GID the containers run as; the service images are built for it. */
-export const RUN_AS_ID = 10001;
+const RUN_AS_ID = 10001;
 /**
  * Seconds a service gets after SIGTERM (its preStop pause is over by then) to finish in-flight
  * requests and exit; the services' own drain timeout stays well inside it.
  */
-export const SHUTDOWN_SECONDS = 30;
+const SHUTDOWN_SECONDS = 30;
 
 /** A service this one may call, as the caller sees it. */
 export interface Upstream {

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HELM_RELEASE_OPTIONS } from "./helm";
 
 /** metrics-server chart, pinned: https://kubernetes-sigs.github.io/metrics-server/ */
-export const METRICS_SERVER_CHART = { chart: "metrics-server", version: "3.12.2", repo: "https://kubernetes-sigs.github.io/metrics-server/" };
+const METRICS_SERVER_CHART = { chart: "metrics-server", version: "3.12.2", repo: "https://kubernetes-sigs.github.io/metrics-server/" };
 
 export interface PlatformArgs {
     /** Namespace to create for the services. */
@@ -22,7 +22,7 @@ export interface PlatformArgs {
 }
 
 /** Helm values for metrics-server. */
-export function metricsServerValues(kubeletInsecureTls: boolean): Record<string, unknown> {
+function metricsServerValues(kubeletInsecureTls: boolean): Record<string, unknown> {
     return {
         args: kubeletInsecureTls ? ["--kubelet-insecure-tls"] : [],
         // Two replicas and a PDB: HPAs go blind while metrics-server is down.

@@ -217,12 +217,12 @@ export async function runPolicies(policies: Policies, resources: PolicyResource[
 }
 
 /** Whether any violation blocks a deployment (a mandatory policy failed). */
-export function hasBlockingViolation(violations: Violation[]): boolean {
+function hasBlockingViolation(violations: Violation[]): boolean {
     return violations.some((v) => v.enforcementLevel === "mandatory" || v.enforcementLevel === "remediate");
 }
 
 /** A readable report: violations grouped by resource (in registration order), then a summary line. */
-export function formatReport(violations: Violation[], resources: PolicyResource[]): string {
+function formatReport(violations: Violation[], resources: PolicyResource[]): string {
     const order = new Map(resources.map((r, i) => [r.urn, i]));
     const groups = new Map<string, Violation[]>();
     for (const v of violations) {

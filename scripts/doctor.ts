@@ -3,16 +3,13 @@
  * the stack? Checks the Pulumi CLI and its login, Docker (client and daemon), kind (kind stacks) and
  * the AWS CLI (EKS stacks), and prints one line per problem with its fix. Exits 1 on any problem.
  */
-import { CONFIG_NAMESPACE, parseSettings, type RawConfig } from "../components/config";
+import { settingsFromConfig } from "../components/config";
 import { stackPrerequisites, systemRunner, type Runner, type StackNeeds } from "../components/prerequisites";
-import { PROJECT_ROOT, readProjectDefaults, readStackConfig } from "./mocks";
+import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 
 /** What a stack needs on this machine, from its validated config; throws its config problems. */
-export function stackNeeds(stack: string, root = PROJECT_ROOT): StackNeeds {
-    const config = { ...readProjectDefaults(root), ...readStackConfig(stack, root) };
-    const prefix = `${CONFIG_NAMESPACE}:`;
-    const raw: RawConfig = Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    const settings = parseSettings(raw, CONFIG_NAMESPACE, stack);
+function stackNeeds(stack: string, root: string): StackNeeds {
+    const settings = settingsFromConfig(stackConfig(stack, { root }), readProjectFile(root).name, stack);
     return { flavour: settings.cluster.flavour, builds: settings.services.some((s) => s.build !== undefined) };
 }
 

@@ -6,9 +6,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse } from "yaml";
 
 /** One registered resource or component, as the synth contract describes it (plus options). */
 export interface RecordedResource {
@@ -48,36 +45,6 @@ export interface ProgramRun {
     outputs: Record<string, unknown>;
 }
 
-/** Project root (where Pulumi.yaml lives). */
-export const PROJECT_ROOT = join(__dirname, "..");
-
-/** `config:` of `Pulumi.<stack>.yaml`, as Pulumi's config map (`namespace:key` to value). */
-export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
-    return readConfigFile(join(root, `Pulumi.${stack}.yaml`));
-}
-
-/** `config:` of a stack file at any path. */
-export function readConfigFile(file: string): Record<string, unknown> {
-    let text: string;
-    try {
-        text = readFileSync(file, "utf8");
-    } catch {
-        throw new Error(`cannot read stack file ${file}`);
-    }
-    const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
-    return doc.config ?? {};
-}
-
-/** Project-level config defaults from Pulumi.yaml (`config:` entries with a `default`). */
-export function readProjectDefaults(root = PROJECT_ROOT): Record<string, unknown> {
-    const doc = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string; config?: Record<string, { default?: unknown }> };
-    const out: Record<string, unknown> = {};
-    for (const [key, spec] of Object.entries(doc.config ?? {})) {
-        if (spec && typeof spec === "object" && "default" in spec) out[key.includes(":") ? key : `${doc.name}:${key}`] = spec.default;
-    }
-    return out;
-}
-
 function shortHash(text: string): string {
     let h = 0x811c9dc5;
     for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
@@ -89,7 +56,7 @@ const FAKE_ACCOUNT = "123456789012";
 const FAKE_REGION = "eu-west-1";
 
 /** Fake provider state for a resource: its inputs plus what the real provider would compute. */
-export function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const state: Record<string, unknown> = { ...inputs };
     switch (type) {
         case "kubernetes:core/v1:Service": {
@@ -149,7 +116,7 @@ export function fakeState(type: string, name: string, inputs: Record<string, unk
 }
 
 /** Fake results of provider functions (invokes) the program calls. */
-export function fakeCall(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function fakeCall(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
         case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };

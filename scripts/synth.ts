@@ -13,10 +13,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { PROJECT_ROOT, readConfigFile, readProjectDefaults, readStackConfig, runUnderMocks, type RecordedResource } from "./mocks";
+import { runUnderMocks, type RecordedResource } from "./mocks";
+import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 
 /** The synth contract's view of a resource. */
-export function contractEntry(r: RecordedResource): { type: string; name: string; parent: string | null; inputs: Record<string, unknown>; options: RecordedResource["options"] } {
+function contractEntry(r: RecordedResource): { type: string; name: string; parent: string | null; inputs: Record<string, unknown>; options: RecordedResource["options"] } {
     return { type: r.type, name: r.name, parent: r.parent, inputs: r.inputs, options: r.options };
 }
 
@@ -44,14 +45,13 @@ async function main(argv: string[]): Promise<number> {
     }
     let config: Record<string, unknown>;
     try {
-        const stackFile = values["stack-file"];
-        config = { ...readProjectDefaults(), ...(stackFile ? readConfigFile(stackFile) : readStackConfig(stack)) };
+        config = stackConfig(stack, { stackFile: values["stack-file"] });
     } catch (err) {
         console.error((err as Error).message);
         return 2;
     }
     const started = Date.now();
-    const run = await runUnderMocks(stack, config, () => import("../index"));
+    const run = await runUnderMocks(stack, config, () => import("../index"), readProjectFile().name);
     const dir = join(PROJECT_ROOT, "synth", stack);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "resources.json"), JSON.stringify(run.resources.map(contractEntry), null, 2) + "\n");

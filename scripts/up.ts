@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { systemRunner, type Runner } from "../components/prerequisites";
 import { report } from "./doctor";
-import { PROJECT_ROOT } from "./mocks";
+import { PROJECT_ROOT } from "./stack-files";
 
 /** Runs a program with the terminal attached; returns its exit code. */
 export type Exec = (command: string, args: string[]) => number;

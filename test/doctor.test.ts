@@ -160,6 +160,15 @@ describe("npm run doctor / npm run up", () => {
         expect(doctor("dev", run)).toEqual([KIND_MISSING]);
     });
 
+    it("reads the EKS stacks' region and flavour: the AWS CLI and Docker, not kind", () => {
+        healthy();
+        for (const stack of ["staging", "prod"]) expect(doctor(stack, run), stack).toEqual([]);
+        rmSync(join(bin, "kind"));
+        for (const stack of ["staging", "prod"]) expect(doctor(stack, run), stack).toEqual([]);
+        rmSync(join(bin, "aws"));
+        expect(doctor("staging", run)).toEqual([expect.stringMatching(/^aws: not found on PATH/)]);
+    });
+
     it("reports invalid stack config as its one-line messages", () => {
         healthy();
         const root = project("config:\n  kubeforge:cluster:\n    kind:\n      workers: 0\n");

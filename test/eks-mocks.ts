@@ -7,14 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { createCluster } from "../components/cluster";
 import { EksCluster } from "../components/cluster/eks";
 import { CONFIG_NAMESPACE, parseSettings, type RawConfig, type Settings } from "../components/config";
-import { readStackConfig, runUnderMocks, type RecordedResource } from "../scripts/mocks";
+import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
+import { stackConfig } from "../scripts/stack-files";
 
 /** Every resource recorded by {@link buildEksCluster} so far (cluster names keep runs apart). */
 const recorded: RecordedResource[] = [];
 
 /** Settings from Pulumi.<stack>.yaml, optionally with raw `kubeforge:*` overrides and under another stack name. */
 export function stackSettings(stack: string, override: (raw: RawConfig) => void = () => undefined, as = stack): Settings {
-    const config = readStackConfig(stack);
+    const config = stackConfig(stack);
     const raw: RawConfig = {};
     for (const [key, value] of Object.entries(config)) {
         if (key.startsWith(`${CONFIG_NAMESPACE}:`)) raw[key.slice(CONFIG_NAMESPACE.length + 1)] = value;

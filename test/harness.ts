@@ -2,21 +2,16 @@
  * Test helpers: run the real program under Pulumi mocks for a stack (optionally with config
  * overrides) and query what it declared.
  */
+import { readdirSync } from "node:fs";
 import { vi } from "vitest";
-import { readProjectDefaults, readStackConfig, runUnderMocks, type ProgramRun, type RecordedResource } from "../scripts/mocks";
+import { runUnderMocks, type ProgramRun, type RecordedResource } from "../scripts/mocks";
+import { PROJECT_ROOT, stackConfig } from "../scripts/stack-files";
 
 export type { RecordedResource } from "../scripts/mocks";
 
 /** Stacks that have a `Pulumi.<stack>.yaml`. */
 export function stackFiles(): string[] {
-    return ["dev", "staging", "prod"].filter((s) => {
-        try {
-            readStackConfig(s);
-            return true;
-        } catch {
-            return false;
-        }
-    });
+    return readdirSync(PROJECT_ROOT).flatMap((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1] ?? []).sort();
 }
 
 /** Deep-merge `overrides` into `base`; a `null` override removes the key. */
@@ -40,7 +35,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * `kubeforge:services`) are merged over it with {@link withOverrides}.
  */
 export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Program> {
-    const config = withOverrides({ ...readProjectDefaults(), ...readStackConfig(stack) }, overrides);
+    const config = withOverrides(stackConfig(stack), overrides);
     vi.resetModules();
     const run = await runUnderMocks(stack, config, () => import("../index"));
     return new Program(run);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { PROJECT_ROOT } from "../scripts/mocks";
+import { PROJECT_ROOT } from "../scripts/stack-files";
 import { validateK8s } from "./validate";
 
 const run = promisify(execFile);

@@ -19,7 +19,7 @@ export class Upstream {
     constructor(
         /** Service name, used in error messages. */
         readonly name: string,
-        /** Base URL, e.g. `http://messages.kubeforge.svc.cluster.local:80`. */
+        /** Base URL, e.g. `http://messages.kubeforge.svc.cluster.local:8080`. */
         readonly baseUrl: string,
         /** Deadline of one call, connecting through reading the whole body, in milliseconds. */
         readonly timeoutMs: number,

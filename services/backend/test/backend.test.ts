@@ -229,7 +229,7 @@ describe("environment", () => {
         const { code, stderr } = await runToExit("backend", { PORT: "eighty", MESSAGES_URL: "messages:80" });
         expect(code).toBe(1);
         expect(stderr.split("\n")).toEqual([
-            'backend: invalid environment: PORT="eighty" is not a whole number; MESSAGES_URL="messages:80" is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:80); REPORTS_URL is required',
+            'backend: invalid environment: PORT="eighty" is not a whole number; MESSAGES_URL="messages:80" is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:8080); REPORTS_URL is required',
             "",
         ]);
     });

@@ -25,7 +25,7 @@ export function intVar(min: number, max: number, fallback: number) {
 
 /** An absolute http(s) URL, required. */
 export function urlVar() {
-    return z.url({ protocol: /^https?$/, error: "is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:80)" });
+    return z.url({ protocol: /^https?$/, error: "is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:8080)" });
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
