@@ -430,7 +430,8 @@ export interface Settings {
 
 type Json = unknown;
 
-function isPlainObject(v: Json): v is Record<string, Json> {
+/** A JSON object (not an array, not null). */
+export function isPlainObject(v: Json): v is Record<string, Json> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 

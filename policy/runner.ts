@@ -16,6 +16,7 @@ import type {
     StackValidationArgs,
     StackValidationPolicy,
 } from "@pulumi/policy";
+import { isRecord } from "./lib/kubernetes";
 
 /** One entry of `synth/<stack>/resources.json`. */
 export interface SynthResource {
@@ -56,10 +57,6 @@ const LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate
 /** Raised for unusable input files: one line naming the file and what is wrong. */
 export class PolicyInputError extends Error {
     override readonly name = "PolicyInputError";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function parseJson(text: string, source: string): unknown {

@@ -4,6 +4,7 @@
  */
 import { readdirSync } from "node:fs";
 import { vi } from "vitest";
+import { isPlainObject } from "../components/config";
 import { runUnderMocks, type ProgramRun, type RecordedResource } from "../scripts/mocks";
 import { PROJECT_ROOT, stackConfig } from "../scripts/stack-files";
 
@@ -20,14 +21,10 @@ export function withOverrides(base: Record<string, unknown>, overrides: Record<s
     for (const [key, value] of Object.entries(overrides)) {
         const prev = out[key];
         if (value === null) delete out[key];
-        else if (isObject(value) && isObject(prev)) out[key] = withOverrides(prev, value);
+        else if (isPlainObject(value) && isPlainObject(prev)) out[key] = withOverrides(prev, value);
         else out[key] = value;
     }
     return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -181,7 +181,8 @@ export function scaledCount(value: number | string, total: number): number | und
     return m ? Math.ceil((Number(m[1]) * total) / 100) : undefined;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not an array, not null). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
