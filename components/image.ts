@@ -15,7 +15,7 @@ import { type Argument, DockerfileParser, type Flag, type From, type Instruction
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, posix, relative, resolve, sep } from "node:path";
-import type { ImageRegistry, KubeCluster } from "./cluster";
+import type { ImageRegistry, KubeCluster } from "./cluster/types";
 import type { BuildSettings, ServiceSettings } from "./config";
 
 export interface ServiceImageArgs {

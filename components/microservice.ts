@@ -8,7 +8,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { KubeCluster } from "./cluster";
+import type { KubeCluster } from "./cluster/types";
 import type { ServiceSettings } from "./config";
 
 /** UID/GID the containers run as; the service images are built for it. */

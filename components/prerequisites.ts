@@ -9,8 +9,8 @@
  * fails `pulumi preview`/`up` with the same line instead of a raw command failure.
  */
 import { spawnSync } from "node:child_process";
-import type { ClusterFlavour } from "./config";
-import { KIND_RELEASE } from "./config";
+import { KIND_RELEASE } from "./cluster/kind/config";
+import type { ClusterFlavour } from "./cluster/types";
 
 /** What running a program gave back. */
 export interface RunResult {

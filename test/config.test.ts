@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, cpuMillis, imageReferenceProblem, memoryBytes, parseSettings, type RawConfig } from "../components/config";
+import { ConfigError, parseSettings, type RawConfig } from "../components/config";
+import { cpuMillis, imageReferenceProblem, memoryBytes } from "../components/formats";
 
 const parse = (raw: RawConfig) => parseSettings(raw, "kubeforge", "test");
 

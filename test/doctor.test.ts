@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KIND_RELEASE } from "../components/config";
+import { KIND_RELEASE } from "../components/cluster/kind/config";
 import { checkTool, isOlder, kindPreflight, parseVersion, stackPrerequisites, systemRunner, TOOLS, type Runner } from "../components/prerequisites";
 import { doctor } from "../scripts/doctor";
 import { up } from "../scripts/up";

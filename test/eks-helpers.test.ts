@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it, vi } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { eksKubeconfig, guardPlaceholders, resourceTags } from "../components/cluster/eks";
+import { eksKubeconfig, guardPlaceholders, resourceTags } from "../components/cluster/eks/eks";
 import {
     clusterAutoscalerPolicy,
     eksAccessPolicyArn,
@@ -18,10 +18,10 @@ import {
     managedPolicyArn,
     secretsKeyUsePolicy,
     serviceTrustPolicy,
-} from "../components/cluster/eks-iam";
-import { clusterAutoscalerImage } from "../components/cluster/eks-controllers";
-import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks-registry";
-import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks-values";
+} from "../components/cluster/eks/iam";
+import { clusterAutoscalerImage } from "../components/cluster/eks/controllers";
+import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks/registry";
+import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks/values";
 
 describe("CIDR arithmetic", () => {
     it("parses and formats IPv4 blocks", () => {

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createCluster } from "../components/cluster";
-import { EksCluster } from "../components/cluster/eks";
+import { EksCluster } from "../components/cluster/eks/eks";
 import { CONFIG_NAMESPACE, parseSettings, type RawConfig, type Settings } from "../components/config";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { stackConfig } from "../scripts/stack-files";

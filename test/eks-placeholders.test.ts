@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
-import { EksCluster } from "../components/cluster/eks";
+import { EksCluster } from "../components/cluster/eks/eks";
 import type { Settings } from "../components/config";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { stackSettings } from "./eks-mocks";

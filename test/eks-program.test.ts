@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SERVICE_NAMES } from "../components/config";
-import { nlbAnnotations, READINESS_GATE_LABEL } from "../components/cluster/eks";
+import { nlbAnnotations, READINESS_GATE_LABEL } from "../components/cluster/eks/eks";
 import { specialSecretSig as SECRET_SIG, specialSigKey as SECRET_SIG_KEY } from "@pulumi/pulumi/runtime/rpc";
 import { type Program, runStack } from "./harness";
 

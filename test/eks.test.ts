@@ -4,8 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import type { EksCluster } from "../components/cluster/eks";
-import { loadBalancerControllerPolicy } from "../components/cluster/eks-iam";
+import type { EksCluster } from "../components/cluster/eks/eks";
+import { loadBalancerControllerPolicy } from "../components/cluster/eks/iam";
 import type { RecordedResource } from "../scripts/mocks";
 import { buildEksCluster, one, ofType, stackSettings, valueOf } from "./eks-mocks";
 

@@ -5,8 +5,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Settings } from "../config";
-import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "./index";
+import type { Settings } from "../../config";
+import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
 
 export interface ExistingClusterArgs {
     /** Validated settings; reads `cluster.context` (default: the kubeconfig's current context) and `cluster.registry` (default: none). */

@@ -5,9 +5,9 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EksSettings } from "../config";
-import { flowLogsWritePolicy, serviceTrustPolicy } from "./eks-iam";
-import { subnetLayout } from "./eks-values";
+import type { EksSettings } from "./config";
+import { flowLogsWritePolicy, serviceTrustPolicy } from "./iam";
+import { subnetLayout } from "./values";
 
 /** Tag marking a subnet usable by a cluster (`kubernetes.io/cluster/<name>: shared`). */
 export function clusterTagKey(clusterName: string): string {

@@ -1,6 +1,6 @@
 /**
  * Pure value helpers for the EKS flavour: IPv4 CIDR arithmetic, subnet layout and the EC2
- * instance-type grammar. Shared by stack-config validation (components/config.ts) and the EKS
+ * instance-type grammar. Shared by the eks block's schema (./config.ts) and the EKS
  * components, tested directly.
  */
 

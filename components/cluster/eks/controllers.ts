@@ -6,9 +6,9 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { HELM_RELEASE_OPTIONS } from "../helm";
-import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./eks-iam";
-import { CLUSTER_AUTOSCALER_IMAGES } from "./eks-values";
+import { HELM_RELEASE_OPTIONS } from "../../helm";
+import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./iam";
+import { CLUSTER_AUTOSCALER_IMAGES } from "./values";
 
 /** A pinned Helm chart. */
 export interface ChartRef {

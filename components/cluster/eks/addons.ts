@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { EKS_ADDONS } from "../config";
+import type { EKS_ADDONS } from "./config";
 
 /** Name of an EKS add-on this program installs. */
 export type EksAddonName = (typeof EKS_ADDONS)[number];

@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageRegistry, RegistryCredentials } from "./index";
+import type { ImageRegistry, RegistryCredentials } from "../types";
 
 /** Lifecycle policy keeping the newest `keep` images of a repository, whatever their tags. */
 export function keepLastImagesPolicy(keep: number): { rules: object[] } {

@@ -16,15 +16,16 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, type EksSettings, type Settings } from "../config";
-import { realUpdate } from "../runtime";
-import { ADDONS_BEFORE_NODES, eksAddon } from "./eks-addons";
-import { clusterAutoscaler, loadBalancerController } from "./eks-controllers";
-import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./eks-iam";
-import { EksNetwork } from "./eks-network";
-import { EcrRegistry } from "./eks-registry";
-import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./eks-values";
-import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "./index";
+import { CONFIG_NAMESPACE, type Settings } from "../../config";
+import type { EksSettings } from "./config";
+import { realUpdate } from "../../runtime";
+import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
+import { clusterAutoscaler, loadBalancerController } from "./controllers";
+import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
+import { EksNetwork } from "./network";
+import { EcrRegistry } from "./registry";
+import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
+import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
 
 /** Control-plane log types shipped to CloudWatch. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;

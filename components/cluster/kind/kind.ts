@@ -17,10 +17,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
 import { stringify } from "yaml";
-import type { KindSettings, Settings } from "../config";
-import { kindPreflight, systemRunner } from "../prerequisites";
-import { runningUnderMocks } from "../runtime";
-import type { ImageRegistry, KubeCluster, LoadBalancerSpec } from "./index";
+import type { Settings } from "../../config";
+import type { KindSettings } from "./config";
+import { kindPreflight, systemRunner } from "../../prerequisites";
+import { runningUnderMocks } from "../../runtime";
+import type { ImageRegistry, KubeCluster, LoadBalancerSpec } from "../types";
 
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
 export const REGISTRY_IMAGE = "registry:2.8.3";

@@ -1,0 +1,81 @@
+/**
+ * The cluster interface every flavour implements (`existing`, `kind`, `eks`) and the types it
+ * shares with the rest of the program. Everything downstream (platform, images, services) only
+ * sees {@link KubeCluster}, so the three services deploy unchanged to any flavour. This module
+ * imports no flavour; the factory in ./index.ts picks one.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+
+/** The cluster flavours, as `kubeforge:cluster.flavour` names them. */
+export const CLUSTER_FLAVOURS = ["kind", "eks", "existing"] as const;
+
+/** `kind` (local), `eks` (AWS) or `existing` (whatever a kubeconfig points at). */
+export type ClusterFlavour = (typeof CLUSTER_FLAVOURS)[number];
+
+/** Where service images are pushed to and pulled from. */
+export interface ImageRegistry {
+    /** Repository (without tag) for a service's image, e.g. `localhost:5001/backend`. */
+    repository(service: string): pulumi.Output<string>;
+    /** Platform images are built for (e.g. `linux/amd64`); undefined builds for the local machine's. */
+    readonly platform?: string;
+    /** Push credentials; undefined when the local Docker credential store already has them. */
+    readonly credentials?: pulumi.Output<RegistryCredentials>;
+}
+
+/** Credentials `docker push` needs for a registry. */
+export interface RegistryCredentials {
+    server: string;
+    username: string;
+    password: string;
+}
+
+/** How far a service's own load balancer reaches: the internet, or only the cluster's network. */
+export type LoadBalancerScope = "public" | "internal";
+
+/** What a Service of type LoadBalancer needs on a cluster. */
+export interface LoadBalancerSpec {
+    /** Annotations of the Service (may be empty). */
+    annotations: Record<string, string>;
+    /**
+     * CIDRs the load balancer's traffic (health checks included) reaches the pods from; the
+     * service's NetworkPolicy admits these on the container port.
+     */
+    sourceRanges: pulumi.Input<string>[];
+    /** Listener port, when the cluster decides it (443 where it terminates TLS); otherwise the service's `servicePort`. */
+    port?: number;
+}
+
+/** What every cluster flavour gives the rest of the program. */
+export interface KubeCluster {
+    /** The flavour that built this cluster. */
+    readonly flavour: ClusterFlavour;
+    /** Provider every Kubernetes object of the program is created with. */
+    readonly provider: k8s.Provider;
+    /** Kubeconfig for this cluster (secret). */
+    readonly kubeconfig: pulumi.Output<string>;
+    /** Cluster name, as the flavour knows it. */
+    readonly clusterName: pulumi.Output<string>;
+    /** A service's own load balancer of this scope, health-checked on `healthPath` (its readiness path). */
+    loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec;
+    /**
+     * Seconds a terminating pod keeps serving (its preStop pause) so load balancers stop sending
+     * it new connections first: a few on kind, longer behind a cloud load balancer.
+     */
+    readonly drainSeconds: number;
+    /** Labels the services' namespace needs on this cluster (EKS: pod readiness gates for load-balancer targets). */
+    readonly namespaceLabels: Record<string, string>;
+    /** Whether nodes span several zones (`topology.kubernetes.io/zone`), so pods spread across them. */
+    readonly hasZones: boolean;
+    /** Whether metrics-server must skip kubelet certificate checks (kind's self-signed kubelets). */
+    readonly kubeletInsecureTls: boolean;
+    /** Registry for built images; undefined when the cluster has none (then only prebuilt images work). */
+    readonly registry?: ImageRegistry;
+    /**
+     * Resources workloads must wait for that data flow does not already imply (nodes, the
+     * load-balancer controller's webhook).
+     */
+    readonly workloadDependencies: pulumi.Resource[];
+    /** What a user needs to know about this flavour's cluster, exported as the `cluster` stack output (no secrets). */
+    readonly details: Record<string, pulumi.Input<string | string[]>>;
+}
