@@ -357,16 +357,20 @@ describe("cluster.kind config: one line naming the key, the value and what is al
             `kubeforge:cluster.kind.nodeImage: "kindest/node:v1.37.0" is not pinned by tag and digest (expected kindest/node:<version>@sha256:<64 hex>, as kind's release notes list them, e.g. ${KIND_NODE_IMAGE})`],
         ["node image by digest only", { nodeImage: `kindest/node@sha256:${"a".repeat(64)}` },
             `kubeforge:cluster.kind.nodeImage: "kindest/node@sha256:${"a".repeat(64)}" is not pinned by tag and digest (expected kindest/node:<version>@sha256:<64 hex>, as kind's release notes list them, e.g. ${KIND_NODE_IMAGE})`],
+        ["privileged load-balancer port", { lbPortBase: 80 }, "kubeforge:cluster.kind.lbPortBase: 80 must be at least 1024 (an unprivileged host port)"],
+        ["load-balancer ports over the registry's", { lbPortBase: 5000 },
+            "kubeforge:cluster.kind.lbPortBase: 5000 gives messages host port 5001, which is registryPort; choose lbPortBase or registryPort so the load balancers' ports (5000–5002) miss the registry's"],
+        ["load-balancer ports past 65535", { lbPortBase: 65534 }, "kubeforge:cluster.kind.lbPortBase: 65534 gives reports host port 65536, above 65535; choose at most 65533"],
         ["unknown key", { worker: 3 }, "kubeforge:cluster.kind.worker: is not a known key (allowed: workers, nodeImage, registryPort, lbPortMapping, lbPortBase)"],
     ];
     it.each(cases)("%s", (_label, kind, message) => {
         expect(problems(kind)).toEqual([message]);
     });
 
-    it("defaults: kind flavour, two workers, the pinned node image, port 5001", () => {
+    it("defaults: kind flavour, two workers, the pinned node image, registry port 5001, load balancers from 8081", () => {
         expect(parseSettings({}, "kubeforge", "dev").cluster).toMatchObject({
             flavour: "kind",
-            kind: { workers: 2, nodeImage: KIND_NODE_IMAGE, registryPort: 5001 },
+            kind: { workers: 2, nodeImage: KIND_NODE_IMAGE, registryPort: 5001, lbPortBase: 8081 },
         });
     });
 });
@@ -453,6 +457,94 @@ describe("the kind network's subnet", () => {
 
     it("is one clear line when the network has none", () => {
         expect(() => ipv4Subnet([{ subnet: "fc00::/64" }])).toThrow(/^kind: the Docker network "kind" has no IPv4 subnet \(\[\{"subnet":"fc00::\/64"\}\]\); delete it/);
+    });
+});
+
+// cloud-provider-kind v0.11.1 pkg/loadbalancer/server.go, transcribed: in port-mapping (and
+// tunnel) mode createLoadBalancer publishes each TCP/UDP Service port P of a single-stack Service as
+// `--publish=<listen address>:P:P/<protocol>` (lines 238-244), i.e. on host port P, and only
+// without a listen address (dual-stack, or no ipFamilies) as `--publish=P/<protocol>`, an
+// ephemeral host port; listenAddressForService (lines 295-312) picks the address.
+function listenAddressForService(ipFamilies: readonly string[] = []): string {
+    const v4 = ipFamilies.includes("IPv4");
+    const v6 = ipFamilies.includes("IPv6");
+    return v4 && !v6 ? "0.0.0.0" : v6 && !v4 ? "::" : "";
+}
+function publishArgs(spec: { ports: { port: number; protocol?: string }[]; ipFamilies?: string[] }): string[] {
+    const listen = listenAddressForService(spec.ipFamilies);
+    return spec.ports.filter((p) => ["TCP", "UDP"].includes(p.protocol ?? "TCP")).map((p) => {
+        const protocol = p.protocol ?? "TCP";
+        return listen === "" ? `--publish=${p.port}/${protocol}` : `--publish=${listen.includes(":") ? `[${listen}]` : listen}:${p.port}:${p.port}/${protocol}`;
+    });
+}
+/** The host port a `--publish` argument binds, or undefined when Docker picks one. */
+const hostPort = (arg: string): number | undefined => {
+    const m = /:(\d+):\d+\/\w+$/.exec(arg);
+    return m ? Number(m[1]) : undefined;
+};
+
+describe("load balancers on kind: a host port each (cloud-provider-kind v0.11.1 publishes Service port P on host port P)", () => {
+    let p: Program;
+    beforeAll(async () => {
+        p = await runStack("dev");
+    });
+    const lbServices = () => p.k8s("Service").filter((s) => at(s, "spec.type") === "LoadBalancer");
+
+    it("models listenAddressForService as upstream's own test does (server_test.go TestListenAddressForService)", () => {
+        expect(listenAddressForService()).toBe("");
+        expect(listenAddressForService(["IPv4"])).toBe("0.0.0.0");
+        expect(listenAddressForService(["IPv6"])).toBe("::");
+        expect(listenAddressForService(["IPv4", "IPv6"])).toBe("");
+        // Three Services on port 80, as before this fix: one host port asked for three times.
+        const old = [80, 80, 80].map((port) => hostPort(publishArgs({ ports: [{ port }], ipFamilies: ["IPv4"] })[0]!));
+        expect(new Set(old).size).toBe(1);
+    });
+
+    it("gives every public load balancer on kind its own host port, none of them the registry's", () => {
+        // A single-stack kind cluster's API server sets ipFamilies [IPv4] on every Service.
+        const ports = lbServices().map((s) => hostPort(publishArgs({ ...(s.spec as { ports: { port: number; protocol: string }[] }), ipFamilies: ["IPv4"] })[0]!));
+        expect(ports).toEqual([8081, 8082, 8083]);
+        expect(new Set(ports).size).toBe(ports.length);
+        expect(ports).not.toContain(5001);
+        // Each Service's port is the host port, and the pods' port stays the container's.
+        for (const s of lbServices()) expect(at(s, "spec.ports")).toEqual([{ name: "http", port: ports[lbServices().indexOf(s)], targetPort: "http", protocol: "TCP" }]);
+    });
+
+    it("recreates a load-balancer Service whose port changes: cloud-provider-kind publishes ports only when it creates the envoy container", () => {
+        // server.go EnsureLoadBalancer: `if !container.Exist(name) { createLoadBalancer(...) }`, then only updates envoy's config.
+        for (const r of p.ofType("kubernetes:core/v1:Service").filter((x) => x.name.endsWith("-lb"))) {
+            expect(r.options.replaceOnChanges, r.name).toEqual(["spec.ports"]);
+            expect(r.options.deleteBeforeReplace, r.name).toBe(true);
+        }
+    });
+
+    it("leaves other flavours' load balancers to update in place (an NLB keeps its name across a port change)", async () => {
+        const staging = await runStack("staging");
+        const lbs = staging.ofType("kubernetes:core/v1:Service").filter((x) => x.name.endsWith("-lb"));
+        expect(lbs.length).toBeGreaterThan(0);
+        for (const r of lbs) expect(r.options.replaceOnChanges, r.name).toEqual([]);
+    });
+
+    it("keeps the built-ins' ports when one is disabled, and gives an added service the next one", async () => {
+        const q = await runStack("dev", { "kubeforge:services": { messages: { enabled: false }, search: { image: "ghcr.io/acme/search:1.4.2" } }, "kubeforge:cluster": { kind: { lbPortBase: 9000 } } });
+        const ports = Object.fromEntries(q.k8s("Service").filter((s) => at(s, "spec.type") === "LoadBalancer").map((s) => [s.metadata?.name, at<{ port: number }[]>(s, "spec.ports")[0]!.port]));
+        expect(ports).toEqual({ "backend-public": 9000, "reports-public": 9002, "search-public": 9003 });
+    });
+
+    it("exports a URL with the port: the load balancer's address where the host routes to the kind network (Linux)", async () => {
+        const q = await runStack("dev", { "kubeforge:cluster": { kind: { lbPortMapping: false } } });
+        const endpoints = q.run.outputs.endpoints as Record<string, { address: string; url: string }>;
+        for (const [svc, port] of [["backend", 8081], ["messages", 8082], ["reports", 8083]] as const) {
+            expect(endpoints[svc]!.url).toBe(`http://${endpoints[svc]!.address}:${port}`);
+        }
+    });
+
+    it("exports http://localhost:<port> where the ports are published on the host (macOS, Windows, WSL2)", async () => {
+        const q = await runStack("dev", { "kubeforge:cluster": { kind: { lbPortMapping: true } } });
+        const endpoints = q.run.outputs.endpoints as Record<string, { address: string; url: string }>;
+        expect(Object.values(endpoints).map((e) => e.url)).toEqual(["http://localhost:8081", "http://localhost:8082", "http://localhost:8083"]);
+        // The address stays the load balancer's own (on the kind network).
+        for (const e of Object.values(endpoints)) expect(e.address).toMatch(/^198\.51\.100\.\d+$/);
     });
 });
 
