@@ -22,7 +22,7 @@ const platform = new Platform("platform", {
 }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 
 const services = settings.services.map((svc) => {
-    const image = serviceImage(svc, kubeCluster, docker ? { providers: [docker.provider] } : undefined);
+    const image = serviceImage(svc, kubeCluster, docker?.provider ? { providers: [docker.provider] } : undefined);
     return new Microservice(svc.name, {
         service: svc,
         namespace: platform.namespace,

@@ -9,9 +9,11 @@
  * `DOCKER_HOST`, else `/var/run/docker.sock` (pulumi-docker v4.11.2 `provider/image.go`
  * configureDockerClient), and runs containers on `DOCKER_CONTEXT` when set, whatever `host` says
  * (`provider/resources.go` host default; terraform-provider-docker v3.9.0
- * `internal/provider/provider.go` configure). So the program resolves the endpoint the way the CLI
- * does and hands it to an explicit provider as `host`, and refuses `DOCKER_CONTEXT`, which would
- * split the provider in two. Every function here is pure over a {@link Runner}.
+ * `internal/provider/provider.go` configure). So a kind stack resolves the endpoint the way the
+ * CLI does and hands it to an explicit provider as `host`; a stack that only builds images keeps
+ * the default provider (no machine's socket path in its state) and the checks make sure its default
+ * reaches the same daemon ({@link defaultProviderProblem}); and `DOCKER_CONTEXT`, which would split
+ * the provider in two, is refused. Every function here is pure over a {@link Runner}.
  */
 import { firstLine, type Runner } from "./runner";
 
@@ -26,6 +28,8 @@ export interface DockerEndpoint {
 /** What a reachable daemon says about itself (`docker info`). */
 export interface DockerDaemon {
     endpoint: DockerEndpoint;
+    /** The daemon's ID (`docker info` ID): two endpoints reach one daemon when it is the same. */
+    id: string;
     /** The daemon's version (`ServerVersion`). */
     serverVersion: string;
     /** `1` or `2`; undefined where the daemon does not say (moby omits it outside Linux). */
@@ -80,6 +84,7 @@ interface ContextMetadata {
 
 /** The part of `docker info --format '{{json .}}'` this reads (moby docker-v29.7.2 api/types/system/info.go). */
 interface InfoJson {
+    ID?: string;
     ServerVersion?: string;
     CgroupVersion?: string;
     KernelVersion?: string;
@@ -108,6 +113,7 @@ export function inspectDockerDaemon(run: Runner, endpoint: DockerEndpoint): Chec
     return {
         value: {
             endpoint,
+            id: info!.ID ?? "",
             serverVersion: info!.ServerVersion!,
             ...(info!.CgroupVersion ? { cgroupVersion: info!.CgroupVersion } : {}),
             kernelVersion: info!.KernelVersion ?? "",
@@ -139,4 +145,29 @@ export function isLocalEndpoint(host: string): boolean {
     } catch {
         return false;
     }
+}
+
+/**
+ * Where @pulumi/docker 4.11.2's provider goes when it is given no `host`: `DOCKER_HOST`, else the
+ * first of `/var/run/docker.sock`, `~/.docker/run/docker.sock` and `~/.docker/desktop/docker.sock`
+ * that answers (only the named pipe on Windows) (pulumi-docker v4.11.2 provider/image.go
+ * configureDockerClient, and provider/provider.go Configure, which passes that host on to the
+ * bridged resources as DOCKER_HOST). A stack that builds images on it, but may be previewed from CI
+ * and laptops alike, must reach the daemon the docker CLI uses: one line when it would not.
+ */
+export function defaultProviderProblem(run: Runner, env: NodeJS.ProcessEnv, daemon: DockerDaemon, hostPlatform: NodeJS.Platform): string | undefined {
+    if (env.DOCKER_HOST) return undefined;
+    const home = env.HOME ?? "";
+    const candidates = hostPlatform === "win32"
+        ? ["npipe:////./pipe/docker_engine"]
+        : ["unix:///var/run/docker.sock", `unix://${home}/.docker/run/docker.sock`, `unix://${home}/.docker/desktop/docker.sock`];
+    const fix = `export DOCKER_HOST=${daemon.endpoint.host} (the docker CLI's, ${daemon.endpoint.source}) before \`pulumi\``;
+    for (const host of candidates) {
+        if (host === daemon.endpoint.host) return undefined;
+        const other = inspectDockerDaemon(run, { host, source: "the Pulumi docker provider's default" });
+        if (other.value === undefined) continue;
+        if (other.value.id !== "" && other.value.id === daemon.id) return undefined;
+        return `docker: the Pulumi docker provider would build images on the daemon at ${host}, not on the docker CLI's at ${daemon.endpoint.host} (${daemon.endpoint.source}); ${fix}`;
+    }
+    return `docker: the Pulumi docker provider would find no daemon (it tries DOCKER_HOST, then ${candidates.join(", ")}), while the docker CLI uses ${daemon.endpoint.host} (${daemon.endpoint.source}); ${fix}`;
 }

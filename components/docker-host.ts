@@ -1,14 +1,17 @@
 /**
- * The Docker daemon a stack builds images and runs kind's containers on: checked before anything
- * is created, and handed to every docker resource as one explicit provider.
+ * The Docker daemon a stack builds images and runs kind's containers on, checked before anything
+ * is created.
  *
  * It runs the same checks as `npm run doctor` ({@link machinePreflight}) on the endpoint the docker
- * CLI resolves (components/docker-endpoint.ts), and gives the provider exactly that `host`. An
- * explicit `host` is what both code paths of @pulumi/docker 4.11.2 honour: `docker.Image` uses it
+ * CLI resolves (components/docker-endpoint.ts). A kind stack then gets one explicit provider with
+ * exactly that `host`, which both code paths of @pulumi/docker 4.11.2 honour: `docker.Image` uses it
  * without falling back to other sockets (pulumi-docker v4.11.2 `provider/image.go`
  * configureDockerClient, `isExplicitHost`), and the bridged Container, Volume, Network and
- * RemoteImage use it as their `host` (`provider/resources.go`). So a green doctor means the
- * provider reaches the same daemon, and kind is pointed at it too (components/cluster/kind/kind.ts).
+ * RemoteImage use it as their `host` (`provider/resources.go`); kind is pointed at it too
+ * (components/cluster/kind/kind.ts). A stack that only builds images (EKS, existing) keeps the
+ * default provider, so its state holds no machine's socket path and CI and laptops preview it
+ * alike; its checks make sure that default reaches the same daemon. Either way, a green doctor
+ * means `pulumi up` talks to the daemon the doctor checked.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,11 +20,11 @@ import type { DockerDaemon } from "./docker-endpoint";
 import { machinePreflight, stackNeeds, systemRunner, type Preflight } from "./prerequisites";
 import { runningUnderMocks } from "./runtime";
 
-/** A checked Docker daemon and the provider that talks to it. */
+/** A checked Docker daemon and the explicit provider that talks to it. */
 export interface LocalDocker {
-    /** Provider every docker resource of the stack is created with. */
+    /** Provider every docker resource is created with. */
     readonly provider: docker.Provider;
-    /** What the daemon said about itself (endpoint, version, cgroup version, kernel). */
+    /** What the daemon said about itself (endpoint, ID, version, cgroup version, kernel). */
     readonly daemon: DockerDaemon;
 }
 
@@ -31,6 +34,7 @@ export interface LocalDocker {
  */
 export const MOCK_DOCKER_DAEMON: DockerDaemon = {
     endpoint: { host: "unix:///var/run/docker.sock", source: "mocks" },
+    id: "mocks",
     serverVersion: "mocks",
     cgroupVersion: "2",
     kernelVersion: "",
@@ -54,9 +58,10 @@ export function needsDocker(settings: Settings): boolean {
     return needs.kind !== undefined || needs.builds;
 }
 
-/** The Docker daemon of this machine, checked, as one explicit provider. */
-export class DockerHost extends pulumi.ComponentResource implements LocalDocker {
-    readonly provider: docker.Provider;
+/** The Docker daemon of this machine, checked; for kind stacks also as one explicit provider. */
+export class DockerHost extends pulumi.ComponentResource {
+    /** The explicit provider (kind stacks); undefined where the default provider builds the images. */
+    readonly provider?: docker.Provider;
     readonly daemon: DockerDaemon;
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -67,7 +72,11 @@ export class DockerHost extends pulumi.ComponentResource implements LocalDocker 
         if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
         if (daemon === undefined) throw new pulumi.RunError("docker: no daemon was checked; run `npm run doctor`");
         this.daemon = daemon;
-        this.provider = new docker.Provider(`${name}-provider`, { host: daemon.endpoint.host }, { parent: this });
-        this.registerOutputs({ host: daemon.endpoint.host });
+        if (stackNeeds(args.settings).kind !== undefined) {
+            this.provider = new docker.Provider(`${name}-provider`, { host: daemon.endpoint.host }, { parent: this });
+        }
+        // No outputs: the endpoint is this machine's, and the state of a stack previewed from CI and
+        // laptops alike must not change with it.
+        this.registerOutputs({});
     }
 }

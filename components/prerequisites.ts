@@ -12,7 +12,7 @@
  * doctor, the provider and kind all talk to one daemon.
  */
 import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
-import { dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, daemonIsWsl2, type DockerDaemon } from "./docker-endpoint";
+import { daemonIsWsl2, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, type DockerDaemon } from "./docker-endpoint";
 import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
@@ -160,7 +160,9 @@ export interface Preflight {
 /**
  * Docker for this stack: the client, the endpoint the CLI resolves (one daemon for the doctor,
  * the provider and kind), the daemon there and its version; for kind stacks also a local
- * endpoint, cgroup v2 where the node image needs it, and the containers already on the host.
+ * endpoint, cgroup v2 where the node image needs it, and the containers already on the host; for
+ * other stacks, which build images with the docker provider's default endpoint, that it reaches
+ * the same daemon.
  */
 export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
     const client = checkTool(run, TOOLS.docker);
@@ -179,6 +181,7 @@ export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: Kind
         problems.push(`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`);
     }
     if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, hostPlatform));
+    else problems.push(...[defaultProviderProblem(run, env, d, hostPlatform)].filter((p): p is string => p !== undefined));
     return { problems, daemon: d };
 }
 

@@ -15,6 +15,7 @@ import {
     checkCgroup, dockerPreflight, machinePreflight, nodeImageMinor, publishedHostPorts, stackNeeds, stackPrerequisites, type KindNeeds, type Runner, type RunResult,
 } from "../components/prerequisites";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
+import { runStack } from "./harness";
 
 interface FakeContext {
     host: string;
@@ -36,8 +37,9 @@ interface FakeMachine {
 const ok = (stdout: string): RunResult => ({ status: 0, stdout: `${stdout}\n`, stderr: "" });
 const fail = (stderr: string, status = 1): RunResult => ({ status, stdout: "", stderr: `${stderr}\n` });
 
-/** A Linux daemon with cgroup v2. */
-const LINUX = { ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" };
+/** A Linux daemon with cgroup v2; `id` tells daemons apart. */
+const daemonInfo = (id: string) => ({ ID: id, ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" });
+const LINUX = daemonInfo("3f2a9c1e-linux");
 
 /**
  * A fake `docker` for `env`, recording every command line. It resolves the current context as
@@ -146,8 +148,8 @@ describe("the Docker endpoint the docker CLI uses", () => {
         expect(dockerPreflight(fakeDocker(machine).run, {}, KIND).problems).toEqual([
             "docker: the daemon at ssh://alice@build-box (context \"box\") is on another machine; kind's API server and the local registry listen on 127.0.0.1 there, out of this machine's reach; use a local Docker (`docker context use default`, or Docker Desktop's, Colima's or Rancher Desktop's context)",
         ]);
-        // Image builds for EKS can use it.
-        expect(dockerPreflight(fakeDocker(machine).run, {}).problems).toEqual([]);
+        // Image builds for EKS can use it, given to the docker provider as DOCKER_HOST.
+        expect(dockerPreflight(fakeDocker(machine, { DOCKER_HOST: "ssh://alice@build-box" }).run, { DOCKER_HOST: "ssh://alice@build-box" }).problems).toEqual([]);
         expect(["unix:///x.sock", "npipe:////./pipe/docker_engine", "tcp://127.0.0.1:2375", "tcp://localhost:2375", "tcp://[::1]:2375"].map(isLocalEndpoint)).toEqual([true, true, true, true, true]);
         expect(["tcp://10.0.0.5:2376", "ssh://box", "fd://"].map(isLocalEndpoint)).toEqual([false, false, false]);
     });
@@ -167,6 +169,46 @@ describe("the Docker endpoint the docker CLI uses", () => {
     });
 });
 
+describe("stacks that only build images keep the docker provider's default endpoint, if it reaches the CLI's daemon", () => {
+    // pulumi-docker v4.11.2 provider/image.go configureDockerClient: with no host, DOCKER_HOST, else
+    // unix:///var/run/docker.sock, then ~/.docker/run/docker.sock, then ~/.docker/desktop/docker.sock.
+    const HOME = { HOME: "/Users/alice" };
+    const DESKTOP = "unix:///Users/alice/.docker/run/docker.sock";
+    const COLIMA = "unix:///Users/alice/.colima/default/docker.sock";
+
+    it("passes when the CLI uses the default socket, or DOCKER_HOST", () => {
+        expect(dockerPreflight(fakeDocker({ daemons: { "unix:///var/run/docker.sock": LINUX } }, HOME).run, HOME).problems).toEqual([]);
+        const env = { ...HOME, DOCKER_HOST: COLIMA };
+        expect(dockerPreflight(fakeDocker({ daemons: { [COLIMA]: LINUX, "unix:///var/run/docker.sock": daemonInfo("other") } }, env).run, env).problems).toEqual([]);
+    });
+
+    it("passes for Docker Desktop, whose context socket and /var/run/docker.sock are one daemon", () => {
+        const desktop = daemonInfo("desktop");
+        const machine: FakeMachine = { contexts: { "desktop-linux": { host: DESKTOP } }, current: "desktop-linux", daemons: { [DESKTOP]: desktop, "unix:///var/run/docker.sock": desktop } };
+        expect(dockerPreflight(fakeDocker(machine, HOME).run, HOME).problems).toEqual([]);
+        // Without the default socket, the provider falls back to the same one.
+        expect(dockerPreflight(fakeDocker({ ...machine, daemons: { [DESKTOP]: desktop } }, HOME).run, HOME).problems).toEqual([]);
+    });
+
+    it("names the daemon the provider would use instead, with the fix", () => {
+        const machine: FakeMachine = { contexts: { colima: { host: COLIMA } }, current: "colima", daemons: { [COLIMA]: daemonInfo("colima"), "unix:///var/run/docker.sock": daemonInfo("desktop") } };
+        expect(dockerPreflight(fakeDocker(machine, HOME).run, HOME).problems).toEqual([
+            `docker: the Pulumi docker provider would build images on the daemon at unix:///var/run/docker.sock, not on the docker CLI's at ${COLIMA} (context "colima"); export DOCKER_HOST=${COLIMA} (the docker CLI's, context "colima") before \`pulumi\``,
+        ]);
+        expect(dockerPreflight(fakeDocker({ ...machine, daemons: { [COLIMA]: daemonInfo("colima") } }, HOME).run, HOME).problems).toEqual([
+            `docker: the Pulumi docker provider would find no daemon (it tries DOCKER_HOST, then unix:///var/run/docker.sock, unix:///Users/alice/.docker/run/docker.sock, unix:///Users/alice/.docker/desktop/docker.sock), while the docker CLI uses ${COLIMA} (context "colima"); export DOCKER_HOST=${COLIMA} (the docker CLI's, context "colima") before \`pulumi\``,
+        ]);
+    });
+
+    it("leaves staging and prod on the default provider: no machine's socket path in their state", async () => {
+        for (const stack of ["staging", "prod"]) {
+            const p = await runStack(stack);
+            expect(p.ofType("pulumi:providers:docker"), stack).toEqual([]);
+            for (const img of p.ofType("docker:index/image:Image")) expect(img.options.provider, img.name).toBe("");
+        }
+    });
+});
+
 describe("the program's docker provider and kind use the daemon the doctor checked", () => {
     const COLIMA = "unix:///Users/alice/.colima/default/docker.sock";
     const machine: FakeMachine = { contexts: { colima: { host: COLIMA } }, current: "colima", daemons: { [COLIMA]: LINUX } };
@@ -183,7 +225,7 @@ describe("the program's docker provider and kind use the daemon the doctor check
         const program = fakeDocker(machine);
         const run = await runUnderMocks("dev", {}, async () => {
             const host = new DockerHost("docker", { settings, preflight: () => machinePreflight(program.run, {}, stackNeeds(settings)) });
-            new KindCluster("solo", { settings, docker: host });
+            new KindCluster("solo", { settings, docker: { provider: host.provider!, daemon: host.daemon } });
             return {};
         });
         const provider = run.resources.find((r) => r.type === "pulumi:providers:docker")!;
@@ -215,7 +257,7 @@ describe("the program's docker provider and kind use the daemon the doctor check
 });
 
 describe("cgroup v1 (kind v0.31.0 release notes: node images for Kubernetes 1.35+ need cgroup v2)", () => {
-    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, serverVersion: "24.0.7", kernelVersion: "5.4.0", ...(cgroupVersion ? { cgroupVersion } : {}) });
+    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, id: "d", serverVersion: "24.0.7", kernelVersion: "5.4.0", ...(cgroupVersion ? { cgroupVersion } : {}) });
     const image = (tag: string) => `kindest/node:${tag}@sha256:${"a".repeat(64)}`;
 
     it("reads the Kubernetes minor from the node image's tag", () => {

@@ -384,7 +384,7 @@ async function kindAlone(opts: { hostPlatform?: NodeJS.Platform; daemon?: Docker
     let cluster: KindCluster | undefined;
     const run = await runUnderMocks("dev", {}, async () => {
         const docker = new DockerHost("docker", { settings, preflight: () => ({ problems: [], daemon: opts.daemon ?? MOCK_DOCKER_DAEMON }) });
-        cluster = new KindCluster("solo", { settings, docker, ...(opts.hostPlatform ? { hostPlatform: opts.hostPlatform } : {}) });
+        cluster = new KindCluster("solo", { settings, docker: { provider: docker.provider!, daemon: docker.daemon }, ...(opts.hostPlatform ? { hostPlatform: opts.hostPlatform } : {}) });
         return {};
     });
     return { resources: run.resources, cluster: cluster! };

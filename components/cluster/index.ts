@@ -4,21 +4,22 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../config";
-import type { LocalDocker } from "../docker-host";
+import type { DockerHost } from "../docker-host";
 import { EksCluster } from "./eks/eks";
 import { ExistingCluster } from "./existing/existing";
 import { KindCluster } from "./kind/kind";
 import type { KubeCluster } from "./types";
 
 /** Build the cluster of the configured flavour; kind runs in `docker`, the checked local daemon. */
-export function createCluster(settings: Settings, docker?: LocalDocker, opts?: pulumi.ComponentResourceOptions): KubeCluster {
+export function createCluster(settings: Settings, docker?: DockerHost, opts?: pulumi.ComponentResourceOptions): KubeCluster {
     const name = `${settings.project}-${settings.stack}`;
     switch (settings.cluster.flavour) {
         case "existing":
             return new ExistingCluster(name, { settings }, opts);
-        case "kind":
-            if (docker === undefined) throw new pulumi.RunError("kind: the kind cluster needs the local Docker daemon, and none was given");
-            return new KindCluster(name, { settings, docker }, opts);
+        case "kind": {
+            if (docker?.provider === undefined) throw new pulumi.RunError("kind: the kind cluster needs the local Docker daemon, and none was given");
+            return new KindCluster(name, { settings, docker: { provider: docker.provider, daemon: docker.daemon } }, opts);
+        }
         case "eks":
             return new EksCluster(name, { settings }, opts);
     }
