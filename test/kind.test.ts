@@ -128,6 +128,10 @@ describe("dev stack (defaults)", () => {
         for (const r of k8sObjects) expect(r.options.provider, r.name).toContain("::kubeforge-dev-k8s::");
     });
 
+    // registry:2.8.3 is built by distribution/distribution-library-image (commit 6ab34a76, "Release
+    // new DOI for registry"): EXPOSE 5000, VOLUME /var/lib/registry, and config-example.yml serves
+    // plain HTTP on :5000 from storage.filesystem.rootdirectory /var/lib/registry, so the nodes'
+    // hosts.toml says http:// and the volume is mounted there.
     it("runs the registry from a pinned registry:2.8.x image on 127.0.0.1:5001, on the kind network, after the cluster", () => {
         const reg = container(p, "-registry");
         expect(REGISTRY_IMAGE).toMatch(/^registry:2\.8\.\d+$/);
@@ -500,7 +504,12 @@ describe("load balancers on kind: a host port each (cloud-provider-kind v0.11.1 
         expect(new Set(old).size).toBe(1);
     });
 
+    // pulumi-kubernetes v4.32.0 provider/pkg/await/service.go: a LoadBalancer Service is ready once
+    // status.loadBalancer.ingress is non-empty, and `pulumi up` waits 10 minutes for that by default;
+    // cloud-provider-kind sets it when the envoy container runs (server.go GetLoadBalancer), which a
+    // second container asking for a taken host port never does.
     it("gives every public load balancer on kind its own host port, none of them the registry's", () => {
+        for (const s of lbServices()) expect(s.metadata?.annotations ?? {}, s.metadata?.name).not.toHaveProperty(["pulumi.com/skipAwait"]);
         // A single-stack kind cluster's API server sets ipFamilies [IPv4] on every Service.
         const ports = lbServices().map((s) => hostPort(publishArgs({ ...(s.spec as { ports: { port: number; protocol: string }[] }), ipFamilies: ["IPv4"] })[0]!));
         expect(ports).toEqual([8081, 8082, 8083]);

@@ -7,9 +7,12 @@
  * - load balancers from cloud-provider-kind (the approach kind's docs recommend), run as a
  *   container with the Docker socket, so every Service of type LoadBalancer gets an address.
  *
- * The cluster itself is created and deleted with the `kind` CLI through a `local.Command`; its
- * kubeconfig is the command's (secret) stdout. Changing the node count, node image or registry port
- * replaces the cluster (kind cannot change a running cluster's nodes).
+ * The cluster itself is created and deleted with the `kind` CLI through a `local.Command`, run
+ * against the checked Docker daemon (`DOCKER_HOST`); its kubeconfig is the command's (secret)
+ * stdout. Changing the node count, node image or registry port replaces the cluster (kind cannot
+ * change a running cluster's nodes); any other change of the command runs its idempotent script,
+ * which never creates a cluster that exists. Every docker resource uses the checked daemon's
+ * explicit provider, and each service's load balancer gets a host port of its own.
  */
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
