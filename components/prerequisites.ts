@@ -113,7 +113,6 @@ export function checkPulumiLogin(run: Runner): string[] {
     return [`pulumi: not logged in to a backend (${firstLine(r)}); run \`pulumi login\` (Pulumi Cloud) or \`pulumi login --local\` (state in ~/.pulumi)`];
 }
 
-
 /** What a kind stack needs of the Docker host. */
 export interface KindNeeds {
     /** The kind cluster's name: its nodes, registry, cloud-provider-kind and load balancers carry it. */
@@ -153,7 +152,7 @@ export function stackNeeds(settings: Settings): StackNeeds {
 /** The outcome of the machine checks: one line per problem, and the daemon they checked. */
 export interface Preflight {
     problems: string[];
-    /** The reachable daemon, when the stack needs Docker and every Docker check passed. */
+    /** The daemon, once one was reached (the stack needs Docker, and the client and endpoint checks passed). */
     daemon?: DockerDaemon;
 }
 

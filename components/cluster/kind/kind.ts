@@ -156,8 +156,6 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
     readonly cluster: command.local.Command;
     /** IPv4 subnet of the `kind` Docker network: the nodes and the load balancers' envoy containers live there. */
     readonly nodeNetwork: pulumi.Output<string>;
-    /** Whether cloud-provider-kind runs with `--enable-lb-port-mapping`. */
-    readonly lbPortMapping: boolean;
     /** Host port (and Service port) of each service's load balancer. */
     private readonly lbPorts: Map<string, number>;
     /** Whether load-balancer ports are published on the host, so `localhost:<port>` reaches them. */
@@ -174,8 +172,8 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const registryContainer = `${clusterName}-registry`;
         const registryHost = `localhost:${kind.registryPort}`;
         const wsl2 = daemonIsWsl2(daemon);
-        this.lbPortMapping = lbPortMappingOn(kind.lbPortMapping, args.hostPlatform ?? process.platform, wsl2);
-        this.lbPublished = lbPortsPublished(this.lbPortMapping, wsl2);
+        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, args.hostPlatform ?? process.platform, wsl2);
+        this.lbPublished = lbPortsPublished(lbPortMapping, wsl2);
         this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
@@ -249,7 +247,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const cloudProvider = new docker.Container(`${name}-cloud-provider-kind`, {
             name: `${clusterName}-cloud-provider-kind`,
             image: cpkImage.imageId,
-            command: cloudProviderKindCommand(this.lbPortMapping),
+            command: cloudProviderKindCommand(lbPortMapping),
             restart: "unless-stopped",
             networksAdvanced: [{ name: KIND_NETWORK }],
             // It watches kind's containers and starts one envoy container per load balancer.
