@@ -4,12 +4,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createCluster } from "./components/cluster";
 import { loadSettings } from "./components/config";
+import { DockerHost, needsDocker } from "./components/docker-host";
 import { serviceImage } from "./components/image";
 import { Microservice } from "./components/microservice";
 import { Platform } from "./components/platform";
 
 const settings = loadSettings();
-const kubeCluster = createCluster(settings);
+// The one Docker daemon the doctor checked: kind runs in it, images are built on it.
+const docker = needsDocker(settings) ? new DockerHost("docker", { settings }) : undefined;
+const kubeCluster = createCluster(settings, docker);
 const k8sOpts = { providers: { kubernetes: kubeCluster.provider } };
 
 const platform = new Platform("platform", {
@@ -19,7 +22,7 @@ const platform = new Platform("platform", {
 }, { ...k8sOpts, dependsOn: kubeCluster.workloadDependencies });
 
 const services = settings.services.map((svc) => {
-    const image = serviceImage(svc, kubeCluster);
+    const image = serviceImage(svc, kubeCluster, docker?.provider ? { providers: [docker.provider] } : undefined);
     return new Microservice(svc.name, {
         service: svc,
         namespace: platform.namespace,

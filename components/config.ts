@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { eksSchema, eksStackProblems } from "./cluster/eks/config";
 import { existingClusterShape } from "./cluster/existing/config";
-import { kindSchema } from "./cluster/kind/config";
+import { kindSchema, kindStackProblems } from "./cluster/kind/config";
 import { CLUSTER_FLAVOURS } from "./cluster/types";
 import { CPU_QUANTITY, cpuMillis, DNS_LABEL, imageReferenceProblem, MEMORY_QUANTITY, memoryBytes, percent } from "./formats";
 
@@ -110,7 +110,7 @@ const clusterSchema = z.strictObject({
     /** `kind` (local, the default), `eks` (AWS) or `existing` (whatever the current kubeconfig points at). */
     flavour: flavourSchema.default("kind"),
     ...existingClusterShape,
-    /** kind: workers, nodeImage, registryPort, lbPortMapping (each defaulted). */
+    /** kind: workers, nodeImage, registryPort, lbPortMapping, lbPortBase (each defaulted). */
     kind: kindSchema.prefault({}),
     /** eks: cluster, network, nodes, add-ons and images in AWS (each defaulted; adminPrincipalArn required). */
     eks: eksSchema.prefault({}),
@@ -308,6 +308,10 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     }
 
     const services = parseServices(raw.services, problems);
+
+    if (cluster.success && cluster.data.flavour === "kind") {
+        problems.push(...kindStackProblems(cluster.data.kind, services.map((s) => s.name), DEFAULT_SERVICE_NAMES, CONFIG_NAMESPACE));
+    }
 
     if (problems.length > 0 || !environment.success || !namespace.success || !cluster.success) {
         throw new ConfigError(problems);

@@ -145,7 +145,7 @@ export class Microservice extends pulumi.ComponentResource {
     readonly hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler;
     /** Load-balancer address (hostname or IP); empty without a load balancer. */
     readonly address: pulumi.Output<string>;
-    /** URL of the load balancer (`http://address:port`, `https://` on 443); empty without one. */
+    /** URL of the load balancer (`http://address:port`, `https://` on 443; the cluster's `urlHost` instead of the address where it gives one); empty without one. */
     readonly url: pulumi.Output<string>;
 
     constructor(name: string, args: MicroserviceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -154,7 +154,7 @@ export class Microservice extends pulumi.ComponentResource {
         // A component's dependsOn does not reach its children; the workloads are what must wait.
         const child = { parent: this, dependsOn: opts?.dependsOn };
         const { cluster } = args;
-        const lb = svc.loadBalancer === "none" ? undefined : cluster.loadBalancer(svc.loadBalancer, svc.health.readiness);
+        const lb = svc.loadBalancer === "none" ? undefined : cluster.loadBalancer(svc.loadBalancer, svc.health.readiness, svc.name);
         this.name = svc.name;
         this.namespace = pulumi.output(args.namespace);
 
@@ -251,7 +251,7 @@ export class Microservice extends pulumi.ComponentResource {
                     selector,
                     ports: [{ name: port === 443 ? "https" : "http", port, targetPort: "http", protocol: "TCP" }],
                 },
-            }, child);
+            }, lb.recreateOnPortChange ? { ...child, replaceOnChanges: ["spec.ports"], deleteBeforeReplace: true } : child);
         }
 
         this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
@@ -314,7 +314,11 @@ export class Microservice extends pulumi.ComponentResource {
         const ingress = this.loadBalancerService?.status.apply((st) => st?.loadBalancer?.ingress?.[0]);
         this.address = ingress?.apply((ing) => ing?.hostname ?? ing?.ip ?? "") ?? pulumi.output("");
         const lbPort = lb?.port ?? svc.servicePort;
-        this.url = this.address.apply((a) => (a === "" ? "" : lbPort === 443 ? `https://${a}` : `http://${a}${lbPort === 80 ? "" : `:${lbPort}`}`));
+        this.url = this.address.apply((a) => {
+            if (a === "") return "";
+            const host = lb?.urlHost ?? a;
+            return lbPort === 443 ? `https://${host}` : `http://${host}${lbPort === 80 ? "" : `:${lbPort}`}`;
+        });
 
         this.registerOutputs({ name: this.name, namespace: this.namespace, address: this.address, url: this.url });
     }

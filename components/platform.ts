@@ -9,8 +9,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HELM_RELEASE_OPTIONS } from "./helm";
 
-/** metrics-server chart, pinned: https://kubernetes-sigs.github.io/metrics-server/ */
-const METRICS_SERVER_CHART = { chart: "metrics-server", version: "3.12.2", repo: "https://kubernetes-sigs.github.io/metrics-server/" };
+/**
+ * metrics-server chart, pinned: https://kubernetes-sigs.github.io/metrics-server/. Chart 3.13.1
+ * deploys metrics-server v0.8.1 (its appVersion), which supports Kubernetes 1.31 and later.
+ */
+export const METRICS_SERVER_CHART = { chart: "metrics-server", version: "3.13.1", repo: "https://kubernetes-sigs.github.io/metrics-server/" };
 
 export interface PlatformArgs {
     /** Namespace to create for the services. */
@@ -22,7 +25,7 @@ export interface PlatformArgs {
 }
 
 /** Helm values for metrics-server. */
-function metricsServerValues(kubeletInsecureTls: boolean): Record<string, unknown> {
+export function metricsServerValues(kubeletInsecureTls: boolean): Record<string, unknown> {
     return {
         args: kubeletInsecureTls ? ["--kubelet-insecure-tls"] : [],
         // Two replicas and a PDB: HPAs go blind while metrics-server is down.

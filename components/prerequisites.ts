@@ -1,38 +1,23 @@
 /**
  * Checks that the command-line tools a stack needs are installed, at workable versions, and
- * reachable: the Pulumi CLI (logged in to a backend), Docker (client and daemon), kind, the AWS CLI.
+ * reachable: the Pulumi CLI (logged in to a backend), Docker (client and daemon, at the endpoint
+ * the docker CLI resolves), kind, the AWS CLI; and, for kind stacks, what the Docker host must
+ * offer (cgroup v2 for current node images, one cloud-provider-kind, free load-balancer ports).
  *
- * Every check is a pure function of a {@link Runner} (how to run a program and what it printed),
- * so tests drive them with a fake PATH, and each problem is one line saying what is wrong and how
- * to fix it. `npm run doctor` (scripts/doctor.ts) prints them for a stack; the kind cluster runs
- * {@link kindPreflight} before it creates anything, so a missing `kind` or a stopped Docker daemon
- * fails `pulumi preview`/`up` with the same line instead of a raw command failure.
+ * Every check is a pure function of a {@link Runner} (how to run a program and what it printed)
+ * and the environment, so tests drive them with a fake PATH or a fake runner, and each problem is
+ * one line saying what is wrong and how to fix it. `npm run doctor` (scripts/doctor.ts) prints
+ * them for a stack; the program runs {@link machinePreflight} before it creates anything
+ * (components/docker-host.ts) and hands the daemon it checked to the docker provider, so the
+ * doctor, the provider and kind all talk to one daemon.
  */
-import { spawnSync } from "node:child_process";
-import { KIND_RELEASE } from "./cluster/kind/config";
+import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
+import { daemonIsWsl2, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, type DockerDaemon } from "./docker-endpoint";
+import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
+import { firstLine, type Runner } from "./runner";
 
-/** What running a program gave back. */
-export interface RunResult {
-    /** Exit code; null when the program did not start or was killed. */
-    status: number | null;
-    stdout: string;
-    stderr: string;
-    /** Why the program did not start (`ENOENT`: not on PATH), if it did not. */
-    errorCode?: string;
-}
-
-/** Runs `command args...` and reports what happened; never throws. */
-export type Runner = (command: string, args: readonly string[]) => RunResult;
-
-/** A {@link Runner} over real processes, looking programs up on `env.PATH`. */
-export function systemRunner(env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Runner {
-    return (command, args) => {
-        const r = spawnSync(command, args, { env, encoding: "utf8", timeout: timeoutMs });
-        const errorCode = (r.error as NodeJS.ErrnoException | undefined)?.code;
-        return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ...(errorCode ? { errorCode } : {}) };
-    };
-}
+export { systemRunner, type Runner, type RunResult } from "./runner";
 
 /** A command-line tool, how to ask for its version, and where to get it. */
 export interface Tool {
@@ -98,10 +83,6 @@ export function isOlder(a: string, b: string): boolean {
     return false;
 }
 
-function firstLine(r: RunResult): string {
-    return (r.stderr.trim() || r.stdout.trim()).split("\n")[0] ?? "";
-}
-
 /**
  * Is the tool on PATH and recent enough? One line per problem; [] when it is.
  * The version is read from what it prints.
@@ -125,19 +106,6 @@ export function checkTool(run: Runner, tool: Tool): string[] {
     return [];
 }
 
-/** Is the Docker daemon reachable (not just the client installed), and recent enough? */
-export function checkDockerDaemon(run: Runner): string[] {
-    const r = run("docker", ["info", "--format", "{{.ServerVersion}}"]);
-    if (r.status !== 0 || r.errorCode !== undefined) {
-        return [`docker: the daemon is not reachable (${firstLine(r)}); start Docker Desktop, or on Linux \`sudo systemctl start docker\` and make sure your user may use it (\`docker info\` must work)`];
-    }
-    const version = parseVersion(r.stdout);
-    if (version !== undefined && isOlder(version, TOOLS.docker.minimum)) {
-        return [`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`];
-    }
-    return [];
-}
-
 /** Is the Pulumi CLI logged in to a backend? */
 export function checkPulumiLogin(run: Runner): string[] {
     const r = run("pulumi", ["whoami"]);
@@ -145,15 +113,16 @@ export function checkPulumiLogin(run: Runner): string[] {
     return [`pulumi: not logged in to a backend (${firstLine(r)}); run \`pulumi login\` (Pulumi Cloud) or \`pulumi login --local\` (state in ~/.pulumi)`];
 }
 
-/** Docker: the client, then (only when there is one) the daemon. */
-function checkDocker(run: Runner): string[] {
-    const client = checkTool(run, TOOLS.docker);
-    return client.length > 0 ? client : checkDockerDaemon(run);
-}
-
-/** What the kind cluster needs before it can create anything: kind and a reachable Docker daemon. */
-export function kindPreflight(run: Runner): string[] {
-    return [...checkTool(run, TOOLS.kind), ...checkDocker(run)];
+/** What a kind stack needs of the Docker host. */
+export interface KindNeeds {
+    /** The kind cluster's name: its nodes, registry, cloud-provider-kind and load balancers carry it. */
+    clusterName: string;
+    /** The `kindest/node` image: its Kubernetes version decides whether cgroup v1 can work. */
+    nodeImage: string;
+    /** `kubeforge:cluster.kind.lbPortMapping` as configured (undefined: the host decides). */
+    lbPortMapping?: boolean;
+    /** Host port of each load-balanced service's load balancer. */
+    lbPorts: Map<string, number>;
 }
 
 /** What a stack needs on this machine. */
@@ -162,14 +131,151 @@ export interface StackNeeds {
     flavour: ClusterFlavour;
     /** Whether any service is built from source (needs Docker even without kind). */
     builds: boolean;
+    /** kind stacks: what the Docker host must offer. */
+    kind?: KindNeeds;
+}
+
+/** What a stack's validated settings ask of this machine. */
+export function stackNeeds(settings: Settings): StackNeeds {
+    const builds = settings.services.some((s) => s.build !== undefined);
+    if (settings.cluster.flavour !== "kind") return { flavour: settings.cluster.flavour, builds };
+    const kind = settings.cluster.kind;
+    const ports = kindLoadBalancerPorts(kind.lbPortBase, settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
+    const lbPorts = new Map(settings.services.filter((s) => s.loadBalancer !== "none").map((s) => [s.name, ports.get(s.name)!]));
+    return {
+        flavour: "kind",
+        builds,
+        kind: { clusterName: kindClusterName(settings.project, settings.stack), nodeImage: kind.nodeImage, lbPortMapping: kind.lbPortMapping, lbPorts },
+    };
+}
+
+/** The outcome of the machine checks: one line per problem, and the daemon they checked. */
+export interface Preflight {
+    problems: string[];
+    /** The daemon, once one was reached (the stack needs Docker, and the client and endpoint checks passed). */
+    daemon?: DockerDaemon;
+}
+
+/**
+ * Docker for this stack: the client, the endpoint the CLI resolves (one daemon for the doctor,
+ * the provider and kind), the daemon there and its version; for kind stacks also a local
+ * endpoint, cgroup v2 where the node image needs it, and the containers already on the host; for
+ * other stacks, which build images with the docker provider's default endpoint, that it reaches
+ * the same daemon.
+ */
+export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+    const client = checkTool(run, TOOLS.docker);
+    if (client.length > 0) return { problems: client };
+    const endpoint = resolveDockerEndpoint(run, env);
+    if (endpoint.problem !== undefined) return { problems: [endpoint.problem] };
+    if (kind && !isLocalEndpoint(endpoint.value.host)) {
+        return { problems: [`docker: the daemon at ${endpoint.value.host} (${endpoint.value.source}) is on another machine; kind's API server and the local registry listen on 127.0.0.1 there, out of this machine's reach; use a local Docker (\`docker context use default\`, or Docker Desktop's, Colima's or Rancher Desktop's context)`] };
+    }
+    const daemon = inspectDockerDaemon(run, endpoint.value);
+    if (daemon.problem !== undefined) return { problems: [daemon.problem] };
+    const d = daemon.value;
+    const problems: string[] = [];
+    const version = parseVersion(d.serverVersion);
+    if (version !== undefined && isOlder(version, TOOLS.docker.minimum)) {
+        problems.push(`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`);
+    }
+    if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, hostPlatform));
+    else problems.push(...[defaultProviderProblem(run, env, d, hostPlatform)].filter((p): p is string => p !== undefined));
+    return { problems, daemon: d };
+}
+
+/** The Kubernetes minor a `kindest/node:v1.<minor>.<patch>` image runs, if its tag says. */
+export function nodeImageMinor(nodeImage: string): number | undefined {
+    const m = /:v1\.(\d+)\.\d+/.exec(nodeImage);
+    return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * cgroup v1 with a node image that needs v2. kind's v0.31.0 release notes: node images for
+ * Kubernetes 1.35 and later drop cgroup v1 support; kind itself only warns on v1 (v0.32.0
+ * pkg/cluster/internal/create/create.go), so the failure would come later, from the kubelet.
+ * moby reports `CgroupVersion` "1" or "2" (docker-v29.7.2 daemon/info_unix.go) and leaves it out
+ * where it does not know, which is not a problem here.
+ */
+export function checkCgroup(daemon: DockerDaemon, nodeImage: string): string[] {
+    const minor = nodeImageMinor(nodeImage);
+    if (daemon.cgroupVersion !== "1" || (minor !== undefined && minor < 35)) return [];
+    const tag = /:(v[^@]+)/.exec(nodeImage)?.[1] ?? nodeImage;
+    return [`docker: the daemon at ${daemon.endpoint.host} runs cgroup v1, and kind's node images for Kubernetes 1.35 and later need cgroup v2 (kind v0.31.0 release notes), so \`kind create cluster\` would fail with kubeforge:cluster.kind.nodeImage ${tag}; switch the Docker host to cgroup v2 (boot Linux with systemd.unified_cgroup_hierarchy=1; Docker Desktop, Colima and current Ubuntu, Debian and Fedora use it already), or pin a Kubernetes 1.34 node image from kind's release notes`];
+}
+
+/** Label this project puts on its cloud-provider-kind containers: the kind cluster they were started for. */
+export const CLOUD_PROVIDER_KIND_LABEL = "kubeforge.cloud-provider-kind";
+/** Label cloud-provider-kind v0.11.1 puts on each load-balancer container: its kind cluster (`pkg/constants/constants.go` NodeCCMLabelKey). */
+export const LOAD_BALANCER_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster";
+/** Label kind puts on its node containers (kind v0.32.0 `pkg/cluster/internal/providers/docker/constants.go`). */
+export const KIND_NODE_CLUSTER_LABEL = "io.x-k8s.kind.cluster";
+
+/**
+ * Host ports a `docker ps` Ports column publishes: `0.0.0.0:8081->8081/tcp, [::]:8081->8081/tcp`,
+ * a range as `0.0.0.0:8081-8083->8081-8083/tcp` (docker/cli v29.7.2 cli/command/formatter/container.go
+ * DisplayablePorts); exposed but unpublished ports (`10000/tcp`) have no host port.
+ */
+export function publishedHostPorts(ports: string): number[] {
+    return [...ports.matchAll(/:(\d+)(?:-(\d+))?->/g)].flatMap((m) => {
+        const first = Number(m[1]);
+        const last = m[2] === undefined ? first : Number(m[2]);
+        return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+    });
+}
+
+/**
+ * The running containers a kind stack must share the Docker host with: another stack's
+ * cloud-provider-kind (one serves every kind cluster on the host; two fight over the load
+ * balancers, and either one stopping deletes every cluster's: cloud-provider-kind v0.11.1
+ * pkg/controller/controller.go cleanup), and, where load-balancer ports are published on the host,
+ * any other container holding one of this stack's load-balancer ports.
+ */
+export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, hostPlatform: NodeJS.Platform): string[] {
+    const format = ["{{.Names}}", ...[CLOUD_PROVIDER_KIND_LABEL, LOAD_BALANCER_CLUSTER_LABEL, KIND_NODE_CLUSTER_LABEL].map((l) => `{{.Label "${l}"}}`), "{{.Ports}}"].join("\t");
+    const r = run("docker", dockerArgs(daemon.endpoint, ["ps", "--format", format]));
+    if (r.status !== 0 || r.errorCode !== undefined) return [`docker: \`docker ps\` failed at ${daemon.endpoint.host} (${firstLine(r)})`];
+    const own = new Set([`${kind.clusterName}-registry`, `${kind.clusterName}-cloud-provider-kind`]);
+    const published = lbPortsPublished(lbPortMappingOn(kind.lbPortMapping, hostPlatform, daemonIsWsl2(daemon)), daemonIsWsl2(daemon));
+    const ports = [...kind.lbPorts.values()];
+    const range = ports.length > 0 ? `${Math.min(...ports)}–${Math.max(...ports)}` : "";
+    const problems: string[] = [];
+    for (const line of r.stdout.split("\n").filter((l) => l.trim() !== "")) {
+        const [name = "", cpkFor = "", lbCluster = "", nodeCluster = "", portsText = ""] = line.split("\t");
+        if (own.has(name) || lbCluster === kind.clusterName || nodeCluster === kind.clusterName || cpkFor === kind.clusterName) continue;
+        if (cpkFor !== "") {
+            problems.push(`kind: the cloud-provider-kind of kind cluster ${cpkFor} runs (container ${name}); one serves every kind cluster on this Docker host, two fight over the load balancers and stopping either deletes every cluster's; run one kind stack at a time: \`pulumi destroy\` that stack, or \`docker stop ${name}\``);
+        }
+        if (!published) continue;
+        for (const port of publishedHostPorts(portsText)) {
+            const service = [...kind.lbPorts].find(([, p]) => p === port)?.[0];
+            if (service !== undefined) {
+                problems.push(`kind: host port ${port}, ${service}'s load balancer's, is taken by container ${name}; stop it, or set kubeforge:cluster.kind.lbPortBase so this stack's ports (${range}) miss it`);
+            }
+        }
+    }
+    return problems;
+}
+
+/** What the kind cluster needs before it can create anything: kind and the Docker host above. */
+export function kindPreflight(run: Runner, env: NodeJS.ProcessEnv, kind: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+    const tool = checkTool(run, TOOLS.kind);
+    const docker = dockerPreflight(run, env, kind, hostPlatform);
+    return { problems: [...tool, ...docker.problems], ...(docker.daemon ? { daemon: docker.daemon } : {}) };
+}
+
+/** The checks this machine must pass for the program to run a stack (the Pulumi CLI aside). */
+export function machinePreflight(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+    if (needs.kind) return kindPreflight(run, env, needs.kind, hostPlatform);
+    if (needs.builds) return dockerPreflight(run, env, undefined, hostPlatform);
+    return { problems: [] };
 }
 
 /** Every check for a stack, in the order a newcomer would fix them: one line per problem. */
-export function stackPrerequisites(run: Runner, needs: StackNeeds): string[] {
+export function stackPrerequisites(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): string[] {
     const pulumi = checkTool(run, TOOLS.pulumi);
     const problems = [...pulumi, ...(pulumi.length === 0 ? checkPulumiLogin(run) : [])];
-    if (needs.flavour === "kind") problems.push(...kindPreflight(run));
-    else if (needs.builds) problems.push(...checkDocker(run));
+    problems.push(...machinePreflight(run, env, needs, hostPlatform).problems);
     if (needs.flavour === "eks") problems.push(...checkTool(run, TOOLS.aws));
     return problems;
 }

@@ -133,6 +133,13 @@ function fakeCall(token: string, inputs: Record<string, unknown>): Record<string
         case "aws:ec2/getSubnet:getSubnet":
             // A /24 of the fake existing VPC (10.99.0.0/16), one per subnet id.
             return { ...inputs, cidrBlock: `10.99.${parseInt(shortHash(String(inputs.id)).slice(0, 2), 16)}.0/24` };
+        case "docker:index/getNetwork:getNetwork":
+            // kind's network as Docker makes it: an IPv4 subnet from Docker's IPAM pools, and the
+            // IPv6 ULA subnet kind generates (kind v0.32.0 pkg/cluster/internal/providers/docker/network.go).
+            return {
+                ...inputs, id: `${String(inputs.name)}-network-id`, driver: "bridge", internal: false, scope: "local", options: {},
+                ipamConfigs: [{ subnet: "172.18.0.0/16", gateway: "172.18.0.1" }, { subnet: "fc00:f853:ccd:e793::/64", gateway: "fc00:f853:ccd:e793::1" }],
+            };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "fake-ecr-password", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", authorizationToken: "QVdTOmZha2U=", id: "ecr" };
         default:

@@ -11,8 +11,8 @@ import { PROJECT_ROOT } from "./stack-files";
 export type Exec = (command: string, args: string[]) => number;
 
 /** Doctor, then `pulumi stack select --create <stack>` and `pulumi up -s <stack> ...`; the first failure's code. */
-export function up(stack: string, upArgs: string[], run: Runner, exec: Exec, root = PROJECT_ROOT, print: (line: string) => void = console.error): number {
-    const doctorCode = report(stack, run, root, print);
+export function up(stack: string, upArgs: string[], run: Runner, exec: Exec, root = PROJECT_ROOT, print: (line: string) => void = console.error, env: NodeJS.ProcessEnv = process.env): number {
+    const doctorCode = report(stack, run, root, print, env);
     if (doctorCode !== 0) return doctorCode;
     const select = exec("pulumi", ["stack", "select", "--create", stack]);
     if (select !== 0) return select;

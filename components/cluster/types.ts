@@ -42,8 +42,19 @@ export interface LoadBalancerSpec {
      * service's NetworkPolicy admits these on the container port.
      */
     sourceRanges: pulumi.Input<string>[];
-    /** Listener port, when the cluster decides it (443 where it terminates TLS); otherwise the service's `servicePort`. */
+    /** Listener port, when the cluster decides it (443 where it terminates TLS; kind: the service's own host port); otherwise the service's `servicePort`. */
     port?: number;
+    /**
+     * Host this machine reaches the load balancer at, when not its address (kind with
+     * load-balancer ports published on the host: `localhost`); the `url` output uses it. Default:
+     * the load balancer's address.
+     */
+    urlHost?: string;
+    /**
+     * Whether a change of the listener port must recreate the Service rather than update it
+     * (cloud-provider-kind publishes ports only when it creates a load balancer). Default false.
+     */
+    recreateOnPortChange?: boolean;
 }
 
 /** What every cluster flavour gives the rest of the program. */
@@ -56,8 +67,8 @@ export interface KubeCluster {
     readonly kubeconfig: pulumi.Output<string>;
     /** Cluster name, as the flavour knows it. */
     readonly clusterName: pulumi.Output<string>;
-    /** A service's own load balancer of this scope, health-checked on `healthPath` (its readiness path). */
-    loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec;
+    /** The load balancer of service `service`, of this scope, health-checked on `healthPath` (its readiness path). */
+    loadBalancer(scope: LoadBalancerScope, healthPath: string, service: string): LoadBalancerSpec;
     /**
      * Seconds a terminating pod keeps serving (its preStop pause) so load balancers stop sending
      * it new connections first: a few on kind, longer behind a cloud load balancer.

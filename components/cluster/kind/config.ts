@@ -37,7 +37,70 @@ export const kindSchema = z.strictObject({
      * when the host is not Linux.
      */
     lbPortMapping: z.boolean().optional(),
+    /**
+     * First host port of the services' load balancers: backend, messages and reports get it and
+     * the next two, further services the ports after, in config order. Default 8081.
+     */
+    lbPortBase: z.number().int("must be a whole number")
+        .min(1024, "must be at least 1024 (an unprivileged host port)")
+        .max(65535, "must be at most 65535")
+        .default(8081),
 });
 
 /** The kind block, fully defaulted. */
 export type KindSettings = z.infer<typeof kindSchema>;
+
+/** kind cluster name for a project and stack: lower-case letters, digits and `-`. */
+export function kindClusterName(project: string, stack: string): string {
+    return `${project}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+}
+
+/**
+ * The host port of each service's load balancer, which on kind is also its Service port:
+ * cloud-provider-kind v0.11.1 publishes a Service port P as `--publish=0.0.0.0:P:P/TCP`
+ * (`pkg/loadbalancer/server.go` createLoadBalancer), and one cloud-provider-kind serves every kind
+ * cluster on the Docker host, so every load balancer needs a port of its own. The built-in services
+ * keep their slots (base, base+1, base+2, in `builtIns` order) whether enabled or not; the others
+ * follow in the order given.
+ */
+export function kindLoadBalancerPorts(base: number, services: readonly string[], builtIns: readonly string[]): Map<string, number> {
+    const extras = services.filter((s) => !builtIns.includes(s));
+    return new Map(services.map((s) => [s, base + (builtIns.includes(s) ? builtIns.indexOf(s) : builtIns.length + extras.indexOf(s))]));
+}
+
+/**
+ * Rules of the kind block that need the services: their load balancers' host ports must fit below
+ * 65536 and miss the registry's port. One line per problem.
+ */
+export function kindStackProblems(kind: KindSettings, services: readonly string[], builtIns: readonly string[], ns: string): string[] {
+    const ports = kindLoadBalancerPorts(kind.lbPortBase, services, builtIns);
+    const all = [...ports.values()];
+    if (all.length === 0) return [];
+    const [low, high] = [Math.min(...all), Math.max(...all)];
+    const range = `${low}–${high}`;
+    const problems: string[] = [];
+    const [topService] = [...ports].find(([, port]) => port === high) ?? [];
+    if (high > 65535) {
+        problems.push(`${ns}:cluster.kind.lbPortBase: ${kind.lbPortBase} gives ${topService} host port ${high}, above 65535; choose at most ${kind.lbPortBase - (high - 65535)}`);
+    }
+    const clash = [...ports].find(([, port]) => port === kind.registryPort);
+    if (clash) {
+        problems.push(`${ns}:cluster.kind.lbPortBase: ${kind.lbPortBase} gives ${clash[0]} host port ${clash[1]}, which is registryPort; choose lbPortBase or registryPort so the load balancers' ports (${range}) miss the registry's`);
+    }
+    return problems;
+}
+
+/**
+ * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where the
+ * host cannot reach the kind network (not Linux: Docker runs in a VM) and in WSL2, where
+ * cloud-provider-kind would otherwise pick tunnel mode, which publishes the same ports and then
+ * fails to set up tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
+ */
+export function lbPortMappingOn(configured: boolean | undefined, hostPlatform: NodeJS.Platform, daemonIsWsl2: boolean): boolean {
+    return configured ?? (hostPlatform !== "linux" || daemonIsWsl2);
+}
+
+/** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */
+export function lbPortsPublished(portMapping: boolean, daemonIsWsl2: boolean): boolean {
+    return portMapping || daemonIsWsl2;
+}

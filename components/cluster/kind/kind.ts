@@ -7,21 +7,26 @@
  * - load balancers from cloud-provider-kind (the approach kind's docs recommend), run as a
  *   container with the Docker socket, so every Service of type LoadBalancer gets an address.
  *
- * The cluster itself is created and deleted with the `kind` CLI through a `local.Command`; its
- * kubeconfig is the command's (secret) stdout. Changing the node count, node image or registry port
- * replaces the cluster (kind cannot change a running cluster's nodes).
+ * The cluster itself is created and deleted with the `kind` CLI through a `local.Command`, run
+ * against the checked Docker daemon (`DOCKER_HOST`); its kubeconfig is the command's (secret)
+ * stdout. Changing the node count, node image or registry port replaces the cluster (kind cannot
+ * change a running cluster's nodes); any other change of the command runs its idempotent script,
+ * which never creates a cluster that exists. Every docker resource uses the checked daemon's
+ * explicit provider, and each service's load balancer gets a host port of its own.
  */
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { resolve } from "node:path";
 import { stringify } from "yaml";
-import type { Settings } from "../../config";
-import type { KindSettings } from "./config";
-import { kindPreflight, systemRunner } from "../../prerequisites";
-import { runningUnderMocks } from "../../runtime";
-import type { ImageRegistry, KubeCluster, LoadBalancerSpec } from "../types";
+import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
+import { daemonIsWsl2 } from "../../docker-endpoint";
+import type { LocalDocker } from "../../docker-host";
+import { CLOUD_PROVIDER_KIND_LABEL } from "../../prerequisites";
+import { kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished, type KindSettings } from "./config";
+import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
+
+export { kindClusterName } from "./config";
 
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
 export const REGISTRY_IMAGE = "registry:2.8.3";
@@ -39,10 +44,14 @@ export const KIND_NETWORK = "kind";
 /** Where containerd looks for registry hosts config inside a node. */
 export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
 
-/** kind cluster name for a project and stack: lower-case letters, digits and `-`. */
-export function kindClusterName(project: string, stack: string): string {
-    return `${project}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-}
+/**
+ * The node mount's source, relative to the cluster's state directory `~/.kubeforge/<cluster>`,
+ * where the cluster script runs kind: kind makes a relative `hostPath` absolute against its
+ * working directory (kind v0.32.0 `pkg/cluster/internal/providers/docker/provision.go`, "fixup
+ * relative paths"), so no input of the program carries an absolute path, and moving the checkout
+ * neither replaces the cluster nor leaves its nodes mounting a directory that moved away.
+ */
+export const CERTS_DIR = "certs.d";
 
 /** containerd `hosts.toml` sending pulls of `localhost:<port>/...` to the registry container. */
 export function registryHostsToml(registryContainer: string): string {
@@ -55,8 +64,6 @@ export interface KindConfigInput {
     workers: number;
     /** `kindest/node` image of every node. */
     nodeImage: string;
-    /** Host directory (absolute) holding `<registry host>/hosts.toml`, mounted at {@link CONTAINERD_CERTS_DIR}. */
-    certsDir: string;
 }
 
 /** kind `v1alpha4` cluster config: one control plane, N workers, containerd reading `certs.d`. */
@@ -64,7 +71,7 @@ export function kindClusterConfig(input: KindConfigInput): Record<string, unknow
     const node = (role: "control-plane" | "worker") => ({
         role,
         image: input.nodeImage,
-        extraMounts: [{ hostPath: input.certsDir, containerPath: CONTAINERD_CERTS_DIR, readOnly: true }],
+        extraMounts: [{ hostPath: CERTS_DIR, containerPath: CONTAINERD_CERTS_DIR, readOnly: true }],
     });
     return {
         kind: "Cluster",
@@ -77,6 +84,34 @@ export function kindClusterConfig(input: KindConfigInput): Record<string, unknow
 }
 
 /**
+ * The cluster command's `create` and `update`: make sure the cluster exists, then print its
+ * kubeconfig (the command's stdout, which the Kubernetes provider reads). pulumi-command v1.2.1
+ * runs `create` again on any change of the command's inputs when `update` is unset
+ * (`provider/pkg/provider/local/commandController.go` Update), and kind refuses to create a cluster
+ * whose name exists ("node(s) already exist", kind v0.32.0 `pkg/cluster/internal/create/create.go`),
+ * so both are this idempotent script: a script change on a running dev stack only rewrites
+ * hosts.toml and reads the kubeconfig again. A cluster of this name left behind (an interrupted run)
+ * is used as it is. kind prints one cluster name per line (`pkg/cmd/kind/get/clusters/clusters.go`).
+ */
+export const ENSURE_CLUSTER_SCRIPT = [
+    "set -e",
+    `dir="\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`,
+    `mkdir -p "$dir/${CERTS_DIR}/$REGISTRY_HOST"`,
+    `printf '%s' "$HOSTS_TOML" > "$dir/${CERTS_DIR}/$REGISTRY_HOST/hosts.toml"`,
+    `clusters=$(kind get clusters)`,
+    `if printf '%s\n' "$clusters" | grep -qxF "$CLUSTER"; then`,
+    `  echo "kind cluster $CLUSTER exists; using it" >&2`,
+    "else",
+    // kind's progress goes to stderr (logged); stdout is the kubeconfig (secret, not logged).
+    `  (cd "$dir" && kind create cluster --name "$CLUSTER" --config - --wait 120s) 1>&2`,
+    "fi",
+    `kind get kubeconfig --name "$CLUSTER"`,
+].join("\n");
+
+/** The cluster command's `delete`: the cluster (a missing one is no error for kind) and its state directory. */
+export const DELETE_CLUSTER_SCRIPT = `kind delete cluster --name "$CLUSTER" && rm -rf "\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`;
+
+/**
  * cloud-provider-kind's container command (its image's entrypoint is the binary, so only flags):
  * publish load-balancer ports on the host where the kind network is unreachable; none otherwise.
  */
@@ -84,19 +119,21 @@ export function cloudProviderKindCommand(lbPortMapping: boolean): string[] | und
     return lbPortMapping ? ["--enable-lb-port-mapping"] : undefined;
 }
 
+/** The IPv4 subnet of a Docker network's IPAM config (kind's network also has a generated IPv6 ULA one). */
+export function ipv4Subnet(configs: readonly { subnet?: string }[] | undefined): string {
+    const subnet = (configs ?? []).map((c) => c.subnet ?? "").find((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
+    if (subnet === undefined) {
+        throw new pulumi.RunError(`kind: the Docker network "${KIND_NETWORK}" has no IPv4 subnet (${JSON.stringify(configs ?? [])}); delete it (\`docker network rm ${KIND_NETWORK}\`, once no kind cluster uses it) and run again`);
+    }
+    return subnet;
+}
+
 export interface KindClusterArgs {
-    /** Validated settings; reads `project`, `stack` and `cluster.kind` (workers, nodeImage, registryPort, lbPortMapping). */
+    /** Validated settings; reads `project`, `stack`, `services` (names and load balancers) and `cluster.kind`. */
     settings: Settings;
-    /**
-     * Checks run before any child is created; each returned line is a problem with its fix, and
-     * any problem fails the program with them. Default: {@link kindPreflight} over the real PATH
-     * (kind installed and recent enough, Docker daemon reachable), skipped only under Pulumi mocks,
-     * where nothing is created; so `pulumi preview` fails early too.
-     */
-    preflight?: () => string[];
-    /** Project root, under which `.kubeforge/<stack>/certs.d` is written. Default: the working directory (the project root under `pulumi`). */
-    root?: string;
-    /** Host OS (`process.platform` values); decides the default of `lbPortMapping`. Default: this machine's. */
+    /** The checked Docker daemon: every docker resource uses its provider, and kind is pointed at its endpoint. */
+    docker: LocalDocker;
+    /** Host OS (`process.platform` values); with the daemon's kernel decides the default of `lbPortMapping`. Default: this machine's. */
     hostPlatform?: NodeJS.Platform;
 }
 
@@ -117,47 +154,51 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
     readonly details: Record<string, pulumi.Input<string>>;
     /** The `kind create cluster` command. */
     readonly cluster: command.local.Command;
+    /** IPv4 subnet of the `kind` Docker network: the nodes and the load balancers' envoy containers live there. */
+    readonly nodeNetwork: pulumi.Output<string>;
+    /** Host port (and Service port) of each service's load balancer. */
+    private readonly lbPorts: Map<string, number>;
+    /** Whether load-balancer ports are published on the host, so `localhost:<port>` reaches them. */
+    private readonly lbPublished: boolean;
 
     constructor(name: string, args: KindClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:KindCluster", name, {}, opts);
         const { project, stack } = args.settings;
         const kind: KindSettings = args.settings.cluster.kind;
-
-        const preflight = args.preflight ?? (runningUnderMocks() ? undefined : () => kindPreflight(systemRunner()));
-        const problems = preflight?.() ?? [];
-        if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
+        const { provider: dockerProvider, daemon } = args.docker;
+        const dockerChild = { parent: this, provider: dockerProvider };
 
         const clusterName = kindClusterName(project, stack);
         const registryContainer = `${clusterName}-registry`;
         const registryHost = `localhost:${kind.registryPort}`;
-        const certsDir = resolve(args.root ?? process.cwd(), ".kubeforge", stack, "certs.d");
-        const config = stringify(kindClusterConfig({ workers: kind.workers, nodeImage: kind.nodeImage, certsDir }));
+        const wsl2 = daemonIsWsl2(daemon);
+        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, args.hostPlatform ?? process.platform, wsl2);
+        this.lbPublished = lbPortsPublished(lbPortMapping, wsl2);
+        this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
             interpreter: ["/bin/sh", "-c"],
-            // kind's progress goes to stderr (logged); stdout is the kubeconfig (secret, not logged).
-            create: [
-                "set -e",
-                `mkdir -p "$CERTS_DIR/$REGISTRY_HOST"`,
-                `printf '%s' "$HOSTS_TOML" > "$CERTS_DIR/$REGISTRY_HOST/hosts.toml"`,
-                `kind create cluster --name "$CLUSTER" --config - --wait 120s 1>&2`,
-                `kind get kubeconfig --name "$CLUSTER"`,
-            ].join("\n"),
-            delete: `kind delete cluster --name "$CLUSTER" && rm -rf "$CERTS_DIR"`,
-            stdin: config,
+            create: ENSURE_CLUSTER_SCRIPT,
+            update: ENSURE_CLUSTER_SCRIPT,
+            delete: DELETE_CLUSTER_SCRIPT,
+            stdin: stringify(kindClusterConfig({ workers: kind.workers, nodeImage: kind.nodeImage })),
             environment: {
                 CLUSTER: clusterName,
-                CERTS_DIR: certsDir,
                 REGISTRY_HOST: registryHost,
                 HOSTS_TOML: registryHostsToml(registryContainer),
+                // kind runs the docker CLI (kind v0.32.0 pkg/cluster/internal/providers/docker):
+                // DOCKER_HOST, which the CLI puts before any context, sends it to the checked daemon.
+                DOCKER_HOST: daemon.endpoint.host,
             },
             logging: command.types.enums.local.Logging.Stderr,
+            // kind cannot change a running cluster's nodes: these replace it. pulumi-command
+            // v1.2.1 marks `triggers` replaceOnChanges (provider/pkg/provider/common/inputs.go);
+            // any other change is an update, which runs the idempotent script above.
             triggers: [kind.workers, kind.nodeImage, kind.registryPort],
         }, {
             parent: this,
             additionalSecretOutputs: ["stdout"],
-            // kind cannot change a running cluster's nodes; the name is fixed, so the old cluster goes first.
-            replaceOnChanges: ["triggers", "stdin", "environment"],
+            // The name is fixed, so the old cluster goes first.
             deleteBeforeReplace: true,
         });
 
@@ -165,12 +206,12 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         this.clusterName = this.cluster.id.apply(() => clusterName);
         this.provider = new k8s.Provider(`${name}-k8s`, {
             kubeconfig: this.kubeconfig,
-            // After `kind delete cluster` outside Pulumi, let `pulumi up`/`destroy` drop what was in it.
+            // After `kind delete cluster` outside Pulumi, `pulumi refresh` drops what was in it.
             deleteUnreachable: true,
         }, { parent: this });
 
-        const registryImage = new docker.RemoteImage(`${name}-registry-image`, { name: REGISTRY_IMAGE, keepLocally: true }, { parent: this });
-        const registryData = new docker.Volume(`${name}-registry-data`, { name: `${registryContainer}-data` }, { parent: this });
+        const registryImage = new docker.RemoteImage(`${name}-registry-image`, { name: REGISTRY_IMAGE, keepLocally: true }, dockerChild);
+        const registryData = new docker.Volume(`${name}-registry-data`, { name: `${registryContainer}-data` }, dockerChild);
         const registry = new docker.Container(`${name}-registry`, {
             name: registryContainer,
             image: registryImage.imageId,
@@ -181,7 +222,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             volumes: [{ volumeName: registryData.name, containerPath: "/var/lib/registry" }],
             // It joins the `kind` network, which exists once kind has created a cluster: an
             // ordering the data flow does not carry (likewise for cloud-provider-kind below).
-        }, { parent: this, dependsOn: [this.cluster] });
+        }, { ...dockerChild, dependsOn: [this.cluster] });
         // Pushing needs the registry running: the repository carries that dependency.
         this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`) };
 
@@ -202,8 +243,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             },
         }, { parent: this, provider: this.provider });
 
-        const lbPortMapping = kind.lbPortMapping ?? (args.hostPlatform ?? process.platform) !== "linux";
-        const cpkImage = new docker.RemoteImage(`${name}-cloud-provider-kind-image`, { name: CLOUD_PROVIDER_KIND_IMAGE, keepLocally: true }, { parent: this });
+        const cpkImage = new docker.RemoteImage(`${name}-cloud-provider-kind-image`, { name: CLOUD_PROVIDER_KIND_IMAGE, keepLocally: true }, dockerChild);
         const cloudProvider = new docker.Container(`${name}-cloud-provider-kind`, {
             name: `${clusterName}-cloud-provider-kind`,
             image: cpkImage.imageId,
@@ -212,21 +252,41 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             networksAdvanced: [{ name: KIND_NETWORK }],
             // It watches kind's containers and starts one envoy container per load balancer.
             volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }],
-        }, { parent: this, dependsOn: [this.cluster] });
+            // The doctor finds another stack's cloud-provider-kind by this label.
+            labels: [{ label: CLOUD_PROVIDER_KIND_LABEL, value: clusterName }],
+        }, { ...dockerChild, dependsOn: [this.cluster] });
+
+        // The network exists once kind has created a cluster; before that (a first preview) the
+        // engine leaves this invoke, and what depends on it, unknown.
+        this.nodeNetwork = docker.getNetworkOutput({ name: KIND_NETWORK }, { ...dockerChild, dependsOn: [this.cluster] })
+            .apply((network) => ipv4Subnet(network.ipamConfigs));
 
         // Pods need nodes, and LoadBalancer Services an address before `pulumi up` stops waiting.
         this.workloadDependencies = [this.cluster, cloudProvider];
         this.details = { kubeconfigContext: `kind-${clusterName}`, registry: registryHost };
-        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig, nodeNetwork: this.nodeNetwork });
     }
 
     /**
      * Public and internal are the same on a laptop: the addresses live on the `kind` Docker network.
-     * cloud-provider-kind forwards load-balancer traffic through an envoy container on that network
-     * to the nodes, so pods see addresses of that network (whose subnet Docker picks when it creates
-     * it), not the clients'. Nothing narrower is known when the program runs.
+     * Each service's load balancer listens on its own host port ({@link kindLoadBalancerPorts}), and
+     * cloud-provider-kind v0.11.1 forwards its traffic through an envoy container on that network to
+     * the nodes' NodePorts (`pkg/loadbalancer/proxy.go`), which pass it on to the pods: so pods see
+     * sources in the network's subnet (envoy, or a node that forwarded it), never the client's, and
+     * never a pod's (pods live in 10.244.0.0/16). kindnet's policy engine matches an ipBlock against
+     * any source, pod IPs included, so admitting that subnet rather than 0.0.0.0/0 keeps the
+     * "callers only" rule. cloud-provider-kind publishes ports only when it creates the envoy
+     * container (`pkg/loadbalancer/server.go` EnsureLoadBalancer), so a new port needs a new Service.
      */
-    loadBalancer(): LoadBalancerSpec {
-        return { annotations: {}, sourceRanges: ["0.0.0.0/0"] };
+    loadBalancer(_scope: LoadBalancerScope, _healthPath: string, service: string): LoadBalancerSpec {
+        const port = this.lbPorts.get(service);
+        if (port === undefined) throw new pulumi.RunError(`kind: no load-balancer port for service ${service}`);
+        return {
+            annotations: {},
+            sourceRanges: [this.nodeNetwork],
+            port,
+            recreateOnPortChange: true,
+            ...(this.lbPublished ? { urlHost: "localhost" } : {}),
+        };
     }
 }
