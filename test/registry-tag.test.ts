@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookupTag, parseChallenge, parseImageName, RegistryTag, registryScheme, registryTagProvider } from "../components/registry-tag";
 import { runUnderMocks } from "../scripts/mocks";
+import { freePort } from "../services/kit/test/support";
 import { RegistryServer } from "./registry-server";
 
 describe("image names and challenges", () => {
@@ -86,9 +87,9 @@ describe("lookupTag against a registry that wants credentials (Basic, as ECR)", 
 
 describe("lookupTag when no registry listens", () => {
     it("retries, then names the registry it could not reach", async () => {
-        // Nothing listens on port 1 (tcpmux) of the loopback interface.
+        const host = `127.0.0.1:${await freePort()}`;
         const started = Date.now();
-        await expect(lookupTag("127.0.0.1:1/backend:0123456789abcdef", undefined, 3, 20)).rejects.toThrow(/^cannot reach the registry at http:\/\/127\.0\.0\.1:1\/v2\/backend\/manifests\/0123456789abcdef to see whether 127\.0\.0\.1:1\/backend:0123456789abcdef is there: /);
+        await expect(lookupTag(`${host}/backend:0123456789abcdef`, undefined, 3, 20)).rejects.toThrow(`cannot reach the registry at http://${host}/v2/backend/manifests/0123456789abcdef to see whether ${host}/backend:0123456789abcdef is there: connect ECONNREFUSED ${host}`);
         expect(Date.now() - started).toBeGreaterThanOrEqual(40);
     });
 });
