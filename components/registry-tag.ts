@@ -47,27 +47,24 @@ export function registryScheme(host: string): "http" | "https" {
     return name === "localhost" || name === "::1" || /^127\./.test(name) ? "http" : "https";
 }
 
-/** `WWW-Authenticate: <scheme> k="v",...` as its scheme and parameters. */
-export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-    const m = /^\s*(\w+)\s*(.*)$/.exec(header);
-    const params: Record<string, string> = {};
-    for (const p of (m?.[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!.toLowerCase()] = p[2]!;
-    return { scheme: (m?.[1] ?? "").toLowerCase(), params };
+/** The scheme of a `WWW-Authenticate: <scheme> realm="...",...` challenge, lower-case (`""` when there is none). */
+export function challengeScheme(header: string): string {
+    return /^\s*(\w*)/.exec(header)![1]!.toLowerCase();
 }
 
 /**
  * Ask a registry which digest `image` (`host/path:tag`) names, the way Docker's own clients do
  * (kreuzwerker/terraform-provider-docker v3.9.0 internal/provider/data_source_docker_registry_image.go
- * getImageDigest): `HEAD /v2/<path>/manifests/<tag>`, its digest in `Docker-Content-Digest`;
- * on `401`, the challenge's Basic credentials (ECR answers `Basic realm=...`) or a Bearer token
- * from its realm. `404` means the tag is not there. Without credentials, a registry that wants
- * some cannot tell (the caller then pushes as before). Connection errors are retried
- * `attempts` times, `delayMs` apart (a registry container that just started), then thrown.
+ * getImageDigest): `HEAD /v2/<path>/manifests/<tag>`, the digest in `Docker-Content-Digest`,
+ * `404` when the tag is not there; on `401` with a Basic challenge (what ECR sends), again with
+ * the credentials. A registry that wants credentials the caller does not have (a Basic challenge
+ * without them; a Bearer token service, as Docker Hub and GHCR have) cannot tell: the caller then
+ * pushes as before. Connection errors are retried `attempts` times, `delayMs` apart (a registry
+ * container that just started), then thrown.
  */
 export async function lookupTag(image: string, credentials?: Pick<RegistryCredentials, "username" | "password">, attempts = 20, delayMs = 500): Promise<TagLookup> {
     const { host, path, tag } = parseImageName(image);
     const url = `${registryScheme(host)}://${host}/v2/${path}/manifests/${encodeURIComponent(tag)}`;
-    const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` : undefined;
     const head = async (authorization?: string): Promise<Response> => {
         for (let attempt = 1; ; attempt++) {
             try {
@@ -80,25 +77,11 @@ export async function lookupTag(image: string, credentials?: Pick<RegistryCreden
     };
     let res = await head();
     if (res.status === 401) {
-        const { scheme, params } = parseChallenge(res.headers.get("www-authenticate") ?? "");
-        if (scheme === "basic") {
-            if (basic === undefined) return { unknown: `${host} wants credentials to read ${path}` };
-            res = await head(basic);
-        } else if (scheme === "bearer" && params.realm) {
-            const tokenUrl = new URL(params.realm);
-            if (params.service) tokenUrl.searchParams.set("service", params.service);
-            tokenUrl.searchParams.set("scope", params.scope ?? `repository:${path}:pull`);
-            const answer = await fetch(tokenUrl, { headers: basic ? { Authorization: basic } : {} });
-            if (!answer.ok) {
-                if (basic === undefined) return { unknown: `${host} gives no anonymous token for ${path} (HTTP ${answer.status})` };
-                throw new Error(`the registry's token service refused the credentials for ${image}: HTTP ${answer.status}`);
-            }
-            const body = (await answer.json()) as { token?: string; access_token?: string };
-            res = await head(`Bearer ${body.token ?? body.access_token ?? ""}`);
-        }
+        const scheme = challengeScheme(res.headers.get("www-authenticate") ?? "");
+        if (scheme !== "basic" || credentials === undefined) return { unknown: `${host} wants ${scheme === "basic" ? "credentials" : `a ${scheme || "token"} login`} to read ${path}` };
+        res = await head(`Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`);
     }
     if (res.status === 404) return { digest: "" };
-    if ((res.status === 401 || res.status === 403) && basic === undefined) return { unknown: `${host} does not let anonymous clients read ${path} (HTTP ${res.status})` };
     const digest = res.headers.get("docker-content-digest");
     if (res.status !== 200 || digest === null) throw new Error(`the registry answered HTTP ${res.status} for ${image}${digest === null && res.status === 200 ? " without a Docker-Content-Digest header" : ""}`);
     return { digest };

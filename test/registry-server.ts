@@ -14,14 +14,18 @@ import { freePort } from "../services/kit/test/support";
 
 /** The one line a missing registry fails with. */
 export const MISSING_REGISTRY =
-    "docker-registry is not installed: the image tests need a real registry; install it with `apt-get install -y docker-registry apache2-utils` (Debian/Ubuntu; .ci/run does this)";
+    "docker-registry (or distribution's registry) and htpasswd are not installed: the image tests need a real registry; install them with `apt-get install -y docker-registry apache2-utils` (Debian/Ubuntu; .ci/run does this)";
 
-function binary(name: string): string {
-    try {
-        return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
-    } catch {
-        throw new Error(MISSING_REGISTRY);
+/** The first of `names` on PATH, or throws {@link MISSING_REGISTRY}. */
+function binary(...names: string[]): string {
+    for (const name of names) {
+        try {
+            return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
+        } catch {
+            // not this one
+        }
     }
+    throw new Error(MISSING_REGISTRY);
 }
 
 /** A running registry. */
@@ -37,7 +41,8 @@ export class RegistryServer {
 
     /** Starts a registry (with Basic authentication when `credentials` are given) and waits until it answers. */
     static async start(credentials?: { username: string; password: string }): Promise<RegistryServer> {
-        const registry = binary("docker-registry");
+        // Debian's name for distribution's `registry` binary, or that name itself.
+        const registry = binary("docker-registry", "registry");
         const dir = mkdtempSync(join(tmpdir(), "kubeforge-registry-"));
         const server = new RegistryServer(`127.0.0.1:${await freePort()}`, dir, credentials);
         const auth = credentials ? `auth:\n  htpasswd:\n    realm: kubeforge-test\n    path: ${join(dir, "htpasswd")}\n` : "";
