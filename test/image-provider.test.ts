@@ -6,6 +6,7 @@
  * copy of the real services/ tree that each ServiceImage's provider inputs change exactly when
  * its own sources (or the shared kit) do, and that a tag already in the registry is never pushed.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -216,5 +217,17 @@ describe("ServiceImage on a copy of the real services/ tree", () => {
         expect(again.inputs.messages.skipPush).toBe(true);
         expect(again.refs.messages).toBe(`localhost:5001/messages@${held}`);
         expect({ backend: again.inputs.backend.skipPush, reports: again.inputs.reports.skipPush }).toEqual({ backend: false, reports: false });
+    });
+
+    it("builds and pushes with the Docker provider the component is given, and asks the registry from the program's machine", async () => {
+        const run = await runUnderMocks("dev", {}, async () => {
+            const laptop = new docker.Provider("laptop-docker", { host: "unix:///run/user/1000/docker.sock" });
+            const registry: ImageRegistry = { repository: (service) => pulumi.output(`localhost:5001/${service}`) };
+            new ServiceImage("messages", { service: "messages", build: { context: "services", dockerfile: "services/messages/Dockerfile", args: {} }, registry, root }, { provider: laptop });
+            return {};
+        });
+        const named = (name: string) => run.resources.find((r) => r.name === name)!;
+        expect(named("messages-image").options.provider).toMatch(/::laptop-docker::/);
+        expect(named("messages-tag").options.provider).not.toMatch(/laptop-docker/);
     });
 });
