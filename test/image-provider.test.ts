@@ -27,6 +27,11 @@ function write(root: string, path: string, content: string, mode?: number): void
     if (mode !== undefined) chmodSync(join(root, path), mode);
 }
 
+it("is the @pulumi/docker the model was read at: a bump re-reads provider/provider.go first", () => {
+    const lock = JSON.parse(readFileSync(join(PROJECT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> };
+    expect(lock.packages["node_modules/@pulumi/docker"]!.version).toBe("4.11.2");
+});
+
 describe("the model of @pulumi/docker v4.11.2's build.contextDigest, on the provider's own test cases (provider/provider_test.go, provider/testdata)", () => {
     let dir: string;
     beforeAll(() => {
