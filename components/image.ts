@@ -1,45 +1,73 @@
 /**
  * Build a service's image and push it to the cluster's registry.
  *
- * The tag is a hash of what can change the image: the Dockerfile, build args and target, and
- * the files of the context (as `.dockerignore` filters it) that the Dockerfile's `COPY`/`ADD`
- * instructions and `RUN --mount` binds take. The three built-in services share one context, so
- * a change to one service's code re-tags only that service; an unchanged service keeps its tag
- * and digest and is not rolled out, a code change gets a new tag (which immutable-tag
- * registries such as ECR accept), and the Deployment runs the pushed digest.
+ * The tag is a hash of what can change the image: the Dockerfile, build args, target and
+ * platform, and the files of the context (as `.dockerignore` filters it) that the Dockerfile's
+ * `COPY`/`ADD` instructions and `RUN --mount` binds take, with their modes. The three built-in
+ * services share one source context, so a change to one service's code re-tags only that
+ * service.
+ *
+ * The Docker provider does not see the shared source context. @pulumi/docker v4 hashes the
+ * whole build context it is given into an input of its own (`build.contextDigest`, in Check,
+ * pulumi/pulumi-docker v4.11.2 provider/provider.go), and any changed input is an update that
+ * builds and pushes again. So each image is built from a context generated for it,
+ * `.kubeforge/<stack>/images/<service>-<tag>/`, holding exactly the files its tag covers with
+ * normalised modes: the provider's digest then changes exactly when the tag does, an unchanged
+ * service is neither rebuilt nor pushed nor rolled out, and every path the provider gets is
+ * relative to the project root (where Pulumi runs the program and the provider), so a checkout
+ * in another directory previews no change.
  */
 import dockerignore from "@balena/dockerignore";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { type Argument, DockerfileParser, type Flag, type From, type Instruction, type JSONInstruction, type PropertyInstruction } from "dockerfile-ast";
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, posix, relative, resolve, sep } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import type { ImageRegistry, KubeCluster } from "./cluster/types";
 import type { BuildSettings, ServiceSettings } from "./config";
+import { RegistryTag } from "./registry-tag";
 
 export interface ServiceImageArgs {
     /** Service name; the image repository is the registry's repository for it. */
     service: string;
     /** What to build: context and Dockerfile relative to `root`, build args, target. */
     build: BuildSettings;
-    /** Registry to push to. */
+    /** Registry to push to; its `platform`, else this machine's ({@link defaultPlatform}), is what the image is built for. */
     registry: ImageRegistry;
-    /** Directory `build` paths are relative to. Default: the working directory (the project root under `pulumi`). */
+    /**
+     * Project root: `build` paths are relative to it, and the generated build context is written
+     * under it. Default: the working directory (the project root under `pulumi`).
+     */
     root?: string;
+    /** Stack name, which keeps each stack's generated contexts apart. Default: the running stack. */
+    stack?: string;
 }
 
-/** Absolute context and Dockerfile paths of a build. */
-export function buildPaths(build: BuildSettings, root: string): { context: string; dockerfile: string } {
+/** Absolute context and Dockerfile paths of a build, and the Dockerfile as the provider gets it (relative to the root, unless given absolute). */
+export function buildPaths(build: BuildSettings, root: string): { context: string; dockerfile: string; dockerfileInput: string } {
     const context = resolve(root, build.context);
-    const dockerfile = build.dockerfile ? resolve(root, build.dockerfile) : join(context, "Dockerfile");
-    return { context, dockerfile };
+    const given = build.dockerfile ?? posix.join(build.context, "Dockerfile");
+    const dockerfile = resolve(root, given);
+    return { context, dockerfile, dockerfileInput: isAbsolute(given) ? given : posix.normalize(given.split(sep).join("/")) };
 }
 
-/** Files of a build context that Docker would send, as paths relative to it (sorted, `/`-separated). */
-export function contextFiles(context: string): string[] {
-    const ignoreFile = join(context, ".dockerignore");
-    const patterns = existsSync(ignoreFile) ? readFileSync(ignoreFile, "utf8") : "";
+/**
+ * The ignore file of a build: `<Dockerfile>.dockerignore` if it exists, else the context's
+ * `.dockerignore` (Docker's documented precedence, which pulumi/pulumi-docker v4.11.2
+ * provider/provider.go getIgnorePatterns follows too).
+ */
+export function ignoreFile(context: string, dockerfile?: string): string | undefined {
+    return [dockerfile && `${dockerfile}.dockerignore`, join(context, ".dockerignore")].find((file): file is string => !!file && existsSync(file));
+}
+
+/**
+ * Files of a build context that Docker would send, as paths relative to it (sorted,
+ * `/`-separated): regular files and symbolic links, filtered by {@link ignoreFile}.
+ */
+export function contextFiles(context: string, dockerfile?: string): string[] {
+    const file = ignoreFile(context, dockerfile);
+    const patterns = file ? readFileSync(file, "utf8") : "";
     const ig = dockerignore({ ignorecase: false }).add(patterns);
     // With an exception (`!pattern`), files below an ignored directory can come back: look inside.
     const hasExceptions = /^\s*!/m.test(patterns);
@@ -50,7 +78,7 @@ export function contextFiles(context: string): string[] {
             const rel = relative(context, abs).split(sep).join("/");
             if (entry.isDirectory()) {
                 if (!ig.ignores(rel) || hasExceptions) walk(abs);
-            } else if (entry.isFile() && !ig.ignores(rel)) {
+            } else if ((entry.isFile() || entry.isSymbolicLink()) && !ig.ignores(rel)) {
                 out.push(rel);
             }
         }
@@ -255,39 +283,119 @@ export interface BuildInputs {
     wholeContext?: string;
 }
 
-/** The context files a build reads: those its Dockerfile's sources take, or all of them (see {@link dockerfileSources}). */
+/**
+ * The context files a build reads: those its Dockerfile's sources take, or all of them (see
+ * {@link dockerfileSources}). Throws when one is a symbolic link: Docker sends the link, not the
+ * file, and the generated context could not hold it faithfully.
+ */
 export function buildInputs(build: BuildSettings, root: string): BuildInputs {
     const { context, dockerfile } = buildPaths(build, root);
-    const files = contextFiles(context);
+    const all = contextFiles(context, dockerfile);
     const sources = dockerfileSources(readFileSync(dockerfile, "utf8"), build);
-    if ("wholeContext" in sources) return { files, wholeContext: sources.wholeContext };
-    const takes = sources.paths.map(sourceMatcher);
-    return { files: files.filter((file) => takes.some((take) => take(file))) };
+    const inputs: BuildInputs = "wholeContext" in sources ? { files: all, wholeContext: sources.wholeContext } : { files: all.filter((file) => sources.paths.map(sourceMatcher).some((take) => take(file))) };
+    const link = inputs.files.find((file) => lstatSync(join(context, file)).isSymbolicLink());
+    if (link !== undefined) throw new Error(`${link} is a symbolic link; replace it with the file, or leave it out in ${ignoreFile(context, dockerfile) ? "the" : "a"} .dockerignore`);
+    return inputs;
 }
 
-/** Content hash of everything that can change a build's image; the first 16 hex digits tag it. */
-export function buildHash(build: BuildSettings, root: string, inputs: BuildInputs = buildInputs(build, root)): string {
+/**
+ * The mode a file gets in a generated context: 0755 when any execute bit is set, else 0644
+ * (git's two file modes), so the build does not depend on the checkout's umask.
+ */
+export function contextMode(mode: number): 0o755 | 0o644 {
+    return mode & 0o111 ? 0o755 : 0o644;
+}
+
+/**
+ * The platform @pulumi/docker v4.11.2 builds for when none is given: `linux/` and the provider's
+ * `runtime.GOARCH` (provider/provider.go Check), i.e. this machine's architecture, in Go's
+ * names for Node's `process.arch`.
+ */
+export function defaultPlatform(arch: string = process.arch): string {
+    const goarch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64", loong64: "loong64" };
+    const name = goarch[arch];
+    if (name === undefined) throw new pulumi.RunError(`cannot tell the Docker platform of this machine (Node.js reports arch ${arch}); known: ${Object.keys(goarch).join(", ")}`);
+    return `linux/${name}`;
+}
+
+/**
+ * Content hash of everything that can change a build's image: each file's path, mode
+ * ({@link contextMode}) and content, the Dockerfile, build args, target and platform. Its
+ * first 16 hex digits tag the image.
+ */
+export function buildHash(build: BuildSettings, root: string, platform: string, inputs: BuildInputs = buildInputs(build, root)): string {
     const { context, dockerfile } = buildPaths(build, root);
     const h = createHash("sha256");
     for (const file of inputs.files) {
-        h.update(file).update("\0").update(readFileSync(join(context, file))).update("\0");
+        const abs = join(context, file);
+        h.update(file).update(`\0${contextMode(statSync(abs).mode).toString(8)}\0`).update(readFileSync(abs)).update("\0");
     }
     h.update("dockerfile\0").update(readFileSync(dockerfile));
-    h.update(JSON.stringify({ args: Object.entries(build.args).sort(), target: build.target ?? null }));
+    h.update(JSON.stringify({ args: Object.entries(build.args).sort(), target: build.target ?? null, platform }));
     return h.digest("hex").slice(0, 16);
+}
+
+/** Where a service's generated context lives, relative to the project root (`/`-separated). */
+export function generatedContextPath(stack: string, service: string, tag: string): string {
+    return posix.join(".kubeforge", stack, "images", `${service}-${tag}`);
+}
+
+/**
+ * Write `dest`: a directory holding exactly `files` of `context`, each with its
+ * {@link contextMode}, nothing else. The directory is named for the tag of these files, so one
+ * that exists is complete and reused; it is written beside its place and renamed into it, so a
+ * concurrent run never sees half of one.
+ */
+export function writeBuildContext(context: string, files: string[], dest: string): void {
+    if (existsSync(dest)) return;
+    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+        mkdirSync(tmp, { recursive: true });
+        for (const file of files) {
+            const from = join(context, file);
+            const to = join(tmp, ...file.split("/"));
+            mkdirSync(dirname(to), { recursive: true });
+            writeFileSync(to, readFileSync(from));
+            // chmod, unlike the mode of writeFileSync, is not masked by the umask.
+            chmodSync(to, contextMode(statSync(from).mode));
+        }
+        renameSync(tmp, dest);
+    } catch (err) {
+        rmSync(tmp, { recursive: true, force: true });
+        // Another run of the same sources got there first: its context is the same.
+        if (!existsSync(dest)) throw err;
+    }
+}
+
+/**
+ * Remove the generated contexts of a service's other tags from `parent` (and what an
+ * interrupted run left half-written over an hour ago), keeping `keep`.
+ */
+export function pruneBuildContexts(parent: string, service: string, keep: string, now = Date.now()): void {
+    if (!existsSync(parent)) return;
+    // Service names are DNS labels: nothing in them means anything to a RegExp.
+    const complete = new RegExp(`^${service}-[0-9a-f]{16}$`);
+    const partial = new RegExp(`^${service}-[0-9a-f]{16}\\.tmp-`);
+    for (const entry of readdirSync(parent)) {
+        const path = join(parent, entry);
+        const stale = complete.test(entry) ? path !== keep : partial.test(entry) && now - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? now) > 3_600_000;
+        if (stale) rmSync(path, { recursive: true, force: true });
+    }
 }
 
 /** A service image, built from source and pushed; {@link ref} is the digest reference to deploy. */
 export class ServiceImage extends pulumi.ComponentResource {
-    /** `repository@sha256:...` as pushed: the Deployment runs exactly this. */
+    /** `repository@sha256:...` as pushed (or as the registry already held it under the tag): the Deployment runs exactly this. */
     readonly ref: pulumi.Output<string>;
-    /** The content-addressed tag pushed. */
+    /** The content-addressed tag. */
     readonly tag: string;
+    /** The generated build context the provider gets, relative to the project root. */
+    readonly context: string;
 
     constructor(name: string, args: ServiceImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:image:ServiceImage", name, {}, opts);
         const root = args.root ?? process.cwd();
-        const { context, dockerfile } = buildPaths(args.build, root);
+        const { context, dockerfile, dockerfileInput } = buildPaths(args.build, root);
         const key = `kubeforge:services.${args.service}.build`;
         if (!existsSync(context) || !statSync(context).isDirectory()) {
             throw new pulumi.RunError(`${key}.context: "${args.build.context}" is not a directory (resolved to ${context})`);
@@ -295,26 +403,41 @@ export class ServiceImage extends pulumi.ComponentResource {
         if (!existsSync(dockerfile)) {
             throw new pulumi.RunError(`${key}.dockerfile: "${args.build.dockerfile ?? `${args.build.context}/Dockerfile`}" does not exist (resolved to ${dockerfile})`);
         }
-
-        const inputs = buildInputs(args.build, root);
+        let inputs: BuildInputs;
+        try {
+            inputs = buildInputs(args.build, root);
+        } catch (err) {
+            throw new pulumi.RunError(`${key}.context: ${(err as Error).message}`);
+        }
         if (inputs.wholeContext !== undefined) {
             pulumi.log.info(`the ${args.service} image tag covers the whole build context, so any change there rebuilds it: ${inputs.wholeContext}`, this);
         }
-        this.tag = buildHash(args.build, root, inputs);
+
+        const platform = args.registry.platform ?? defaultPlatform();
+        this.tag = buildHash(args.build, root, platform, inputs);
+        this.context = generatedContextPath(args.stack ?? pulumi.getStack(), args.service, this.tag);
+        const generated = resolve(root, this.context);
+        writeBuildContext(context, inputs.files, generated);
+        pruneBuildContexts(dirname(generated), args.service, generated);
+
         const repository = args.registry.repository(args.service);
+        const imageName = pulumi.interpolate`${repository}:${this.tag}`;
+        // A tag already in the registry names this image (it is a content hash): never push it again.
+        const existing = new RegistryTag(`${name}-tag`, { image: imageName, credentials: args.registry.credentials }, { parent: this });
         const image = new docker.Image(`${name}-image`, {
-            imageName: pulumi.interpolate`${repository}:${this.tag}`,
+            imageName,
             build: {
-                context,
-                dockerfile,
+                context: this.context,
+                dockerfile: dockerfileInput,
                 args: args.build.args,
                 target: args.build.target,
-                platform: args.registry.platform,
+                platform,
             },
             registry: args.registry.credentials,
+            skipPush: existing.digest.apply((digest) => digest !== ""),
         }, { parent: this });
-        this.ref = image.repoDigest;
-        this.registerOutputs({ ref: this.ref, tag: this.tag });
+        this.ref = pulumi.all([existing.digest, image.repoDigest, repository]).apply(([digest, pushed, repo]) => (digest !== "" ? `${repo}@${digest}` : pushed));
+        this.registerOutputs({ ref: this.ref, tag: this.tag, context: this.context });
     }
 }
 

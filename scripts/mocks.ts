@@ -105,6 +105,10 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
         case "docker:index/remoteImage:RemoteImage":
             state.imageId = `sha256:${shortHash(String(inputs.name ?? name)).repeat(8)}`;
             break;
+        case "pulumi-nodejs:dynamic:Resource":
+            // components/registry-tag.ts RegistryTag: the tag is not in the registry yet.
+            if ("image" in inputs) state.digest = "";
+            break;
         case "docker:index/image:Image": {
             const imageName = String(inputs.imageName ?? name);
             const repo = imageName.replace(/:[^:/]+$/, "");
@@ -168,6 +172,9 @@ interface Monitor {
 // `waitForRPCs` (wait until every pending registration is done) is exported but not declared.
 const runtimeSettings = settings as unknown as { waitForRPCs(): Promise<void>; getMonitor(): Monitor | undefined };
 
+/** Provider state a test wants instead of the fake one (merged over it), or undefined. */
+export type StateOverride = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
+
 /**
  * Run `load()` (which must import the program afresh) under mocks with `config`, and return every
  * resource it registered, in registration order, and its stack outputs.
@@ -177,13 +184,17 @@ export async function runUnderMocks(
     config: Record<string, unknown>,
     load: () => Promise<Record<string, unknown>>,
     project = "kubeforge",
+    override?: StateOverride,
 ): Promise<ProgramRun> {
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
     pulumi.runtime.setAllConfig(flat);
 
     await pulumi.runtime.setMocks({
-        newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: fakeState(args.type, args.name, args.inputs as Record<string, unknown>) }),
+        newResource: (args) => {
+            const inputs = args.inputs as Record<string, unknown>;
+            return { id: args.custom ? `${args.name}-id` : undefined, state: { ...fakeState(args.type, args.name, inputs), ...override?.(args.type, args.name, inputs) } };
+        },
         call: (args) => fakeCall(args.token, args.inputs as Record<string, unknown>),
     }, project, stack, false);
 

@@ -3,14 +3,15 @@
  * services (real temporary directories, and the real services/ tree) a change re-tags exactly
  * the services whose Dockerfile takes the changed file.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildHash, buildInputs, contextFiles, dockerfileSources, sourceMatcher } from "../components/image";
+import { buildHash, buildInputs, contextFiles, defaultPlatform, dockerfileSources, generatedContextPath, ignoreFile, pruneBuildContexts, sourceMatcher, writeBuildContext } from "../components/image";
 import type { BuildSettings } from "../components/config";
 
 const SERVICES = ["a", "b", "c"] as const;
+const PLATFORM = "linux/amd64";
 
 /** A Dockerfile shaped like services/<name>/Dockerfile: shared manifests and kit, its own directory. */
 const serviceDockerfile = (name: string) => `# syntax=docker/dockerfile:1
@@ -36,7 +37,7 @@ function write(path: string, content: string): void {
 }
 
 const build = (name: string, more: Partial<BuildSettings> = {}): BuildSettings => ({ context: "ctx", dockerfile: `ctx/${name}/Dockerfile`, args: {}, ...more });
-const hashes = () => Object.fromEntries(SERVICES.map((name) => [name, buildHash(build(name), root)]));
+const hashes = () => Object.fromEntries(SERVICES.map((name) => [name, buildHash(build(name), root, PLATFORM)]));
 
 beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "kubeforge-image-"));
@@ -88,16 +89,16 @@ describe("buildHash on a context shared by three services", () => {
     });
 
     it("re-tags when the Dockerfile, a build arg or the target changes", () => {
-        const before = buildHash(build("a"), root);
-        expect(buildHash(build("a", { args: { EXTRA: "1" } }), root)).not.toBe(before);
-        expect(buildHash(build("a", { args: { EXTRA: "2" } }), root)).not.toBe(buildHash(build("a", { args: { EXTRA: "1" } }), root));
-        expect(buildHash(build("a", { target: "build" }), root)).not.toBe(before);
+        const before = buildHash(build("a"), root, PLATFORM);
+        expect(buildHash(build("a", { args: { EXTRA: "1" } }), root, PLATFORM)).not.toBe(before);
+        expect(buildHash(build("a", { args: { EXTRA: "2" } }), root, PLATFORM)).not.toBe(buildHash(build("a", { args: { EXTRA: "1" } }), root, PLATFORM));
+        expect(buildHash(build("a", { target: "build" }), root, PLATFORM)).not.toBe(before);
         write("ctx/a/Dockerfile", `${serviceDockerfile("a")}USER 10001\n`);
-        expect(buildHash(build("a"), root)).not.toBe(before);
+        expect(buildHash(build("a"), root, PLATFORM)).not.toBe(before);
     });
 
     it("substitutes build args for ARG defaults: a's Dockerfile built with SERVICE=b takes b's files", () => {
-        const asB = () => buildHash(build("a", { args: { SERVICE: "b" } }), root);
+        const asB = () => buildHash(build("a", { args: { SERVICE: "b" } }), root, PLATFORM);
         const before = asB();
         write("ctx/a/src/main.ts", "changed");
         expect(asB()).toBe(before);
@@ -109,11 +110,11 @@ describe("buildHash on a context shared by three services", () => {
     it("counts the stages up to the target only", () => {
         write("ctx/a/Dockerfile", `${serviceDockerfile("a")}\nFROM build AS test\nCOPY fixtures/ fixtures/\n`);
         write("ctx/fixtures/data.json", "1");
-        const upToBuild = buildHash(build("a", { target: "build" }), root);
-        const all = buildHash(build("a"), root);
+        const upToBuild = buildHash(build("a", { target: "build" }), root, PLATFORM);
+        const all = buildHash(build("a"), root, PLATFORM);
         write("ctx/fixtures/data.json", "2");
-        expect(buildHash(build("a", { target: "build" }), root)).toBe(upToBuild);
-        expect(buildHash(build("a"), root)).not.toBe(all);
+        expect(buildHash(build("a", { target: "build" }), root, PLATFORM)).toBe(upToBuild);
+        expect(buildHash(build("a"), root, PLATFORM)).not.toBe(all);
     });
 
     it("hashes the whole filtered context when a source is not known before the build", () => {
@@ -121,12 +122,92 @@ describe("buildHash on a context shared by three services", () => {
         const inputs = buildInputs(build("a"), root);
         expect(inputs.wholeContext).toMatch(/FROM_THE_BASE_IMAGE/);
         expect(inputs.files).toEqual(contextFiles(join(root, "ctx")));
-        const before = buildHash(build("a"), root);
+        const before = buildHash(build("a"), root, PLATFORM);
         write("ctx/b/src/main.ts", "changed");
-        expect(buildHash(build("a"), root)).not.toBe(before);
-        const changed = buildHash(build("a"), root);
+        expect(buildHash(build("a"), root, PLATFORM)).not.toBe(before);
+        const changed = buildHash(build("a"), root, PLATFORM);
         write("ctx/b/test/main.test.ts", "still ignored by .dockerignore");
-        expect(buildHash(build("a"), root)).toBe(changed);
+        expect(buildHash(build("a"), root, PLATFORM)).toBe(changed);
+    });
+});
+
+describe("what else the tag covers", () => {
+    let hashesBefore: Record<string, string>;
+    beforeEach(() => {
+        hashesBefore = hashes();
+    });
+
+    it("re-tags on the platform, and when a file it covers becomes executable (the mode Docker copies)", () => {
+        const before = buildHash(build("a"), root, PLATFORM);
+        expect(buildHash(build("a"), root, "linux/arm64")).not.toBe(before);
+        chmodSync(join(root, "ctx/a/src/main.ts"), 0o755);
+        const executable = buildHash(build("a"), root, PLATFORM);
+        expect(executable).not.toBe(before);
+        // Only the execute bit counts (git's two modes): a group-writable checkout tags the same.
+        chmodSync(join(root, "ctx/a/src/main.ts"), 0o775);
+        expect(buildHash(build("a"), root, PLATFORM)).toBe(executable);
+        expect(buildHash(build("b"), root, PLATFORM)).toBe(hashesBefore.b);
+    });
+
+    it("reads <Dockerfile>.dockerignore before the context's .dockerignore, as Docker and the provider do", () => {
+        write("ctx/a/Dockerfile.dockerignore", "**/node_modules\n**/test\nkit/src/extra.ts\n");
+        write("ctx/kit/src/extra.ts", "export {};");
+        expect(buildInputs(build("a"), root).files).not.toContain("kit/src/extra.ts");
+        expect(buildInputs(build("b"), root).files).toContain("kit/src/extra.ts");
+        // The context's .dockerignore no longer applies to a: notes.md is sent (but not copied).
+        expect(contextFiles(join(root, "ctx"), join(root, "ctx/a/Dockerfile"))).toContain("notes.md");
+        expect(ignoreFile(join(root, "ctx"), join(root, "ctx/a/Dockerfile"))).toBe(join(root, "ctx/a/Dockerfile.dockerignore"));
+        expect(ignoreFile(join(root, "ctx"), join(root, "ctx/b/Dockerfile"))).toBe(join(root, "ctx/.dockerignore"));
+    });
+
+    it("refuses a symbolic link among the files a build reads, naming it", () => {
+        symlinkSync("main.ts", join(root, "ctx/a/src/link.ts"));
+        expect(() => buildInputs(build("a"), root)).toThrow(/^a\/src\/link\.ts is a symbolic link; replace it with the file, or leave it out in the \.dockerignore$/);
+        // Not read by b's Dockerfile: no problem for b.
+        expect(buildInputs(build("b"), root).files).not.toContain("a/src/link.ts");
+    });
+
+    it("names the default platform the provider would pick, in Go's architecture names", () => {
+        expect(["x64", "arm64", "arm", "ia32", "ppc64", "s390x"].map((arch) => defaultPlatform(arch))).toEqual(["linux/amd64", "linux/arm64", "linux/arm", "linux/386", "linux/ppc64le", "linux/s390x"]);
+        expect(() => defaultPlatform("mips")).toThrow(/^cannot tell the Docker platform of this machine \(Node\.js reports arch mips\); known: x64, /);
+    });
+});
+
+describe("the generated build context", () => {
+    const inputsOf = (name: string) => buildInputs(build(name), root);
+
+    it("holds exactly the files the tag covers, with modes 0644 or 0755 whatever the umask left", () => {
+        chmodSync(join(root, "ctx/a/src/main.ts"), 0o700);
+        chmodSync(join(root, "ctx/kit/src/index.ts"), 0o664);
+        const dest = join(root, generatedContextPath("dev", "a", "0123456789abcdef"));
+        writeBuildContext(join(root, "ctx"), inputsOf("a").files, dest);
+        expect(contextFiles(dest)).toEqual(inputsOf("a").files);
+        expect(statSync(join(dest, "a/src/main.ts")).mode & 0o777).toBe(0o755);
+        expect(statSync(join(dest, "kit/src/index.ts")).mode & 0o777).toBe(0o644);
+        expect(readFileSync(join(dest, "kit/src/index.ts"), "utf8")).toBe("export const kit = 1;");
+        expect(readdirSync(dirname(dest))).toEqual(["a-0123456789abcdef"]);
+    });
+
+    it("is reused when it exists (it is named for its tag) and never left half-written", () => {
+        const dest = join(root, generatedContextPath("dev", "a", "0123456789abcdef"));
+        writeBuildContext(join(root, "ctx"), inputsOf("a").files, dest);
+        write("ctx/a/src/main.ts", "changed, but this tag's directory already holds its files");
+        writeBuildContext(join(root, "ctx"), inputsOf("a").files, dest);
+        expect(readFileSync(join(dest, "a/src/main.ts"), "utf8")).toBe('console.log("a");');
+        const broken = join(root, generatedContextPath("dev", "b", "fedcba9876543210"));
+        expect(() => writeBuildContext(join(root, "ctx"), ["b/src/missing.ts"], broken)).toThrow(/ENOENT/);
+        expect(readdirSync(dirname(broken))).toEqual(["a-0123456789abcdef"]);
+    });
+
+    it("prunes only the same service's other tags, and stale half-written ones", () => {
+        const parent = join(root, ".kubeforge/dev/images");
+        for (const dir of ["a-0000000000000000", "a-1111111111111111", "a-2222222222222222.tmp-1-ab", "a-3333333333333333.tmp-2-cd", "ab-4444444444444444", "a-b-5555555555555555"]) {
+            mkdirSync(join(parent, dir), { recursive: true });
+        }
+        const hourAgo = new Date(Date.now() - 2 * 3_600_000);
+        utimesSync(join(parent, "a-2222222222222222.tmp-1-ab"), hourAgo, hourAgo);
+        pruneBuildContexts(parent, "a", join(parent, "a-1111111111111111"));
+        expect(readdirSync(parent).sort()).toEqual(["a-1111111111111111", "a-3333333333333333.tmp-2-cd", "a-b-5555555555555555", "ab-4444444444444444"]);
     });
 });
 
@@ -199,8 +280,8 @@ describe("the services/ tree", () => {
     const names = ["backend", "messages", "reports"];
 
     it("gives each service its own stable 16-hex-digit tag", () => {
-        const tags = names.map((name) => buildHash(real(name), project));
-        expect(names.map((name) => buildHash(real(name), project))).toEqual(tags);
+        const tags = names.map((name) => buildHash(real(name), project, PLATFORM));
+        expect(names.map((name) => buildHash(real(name), project, PLATFORM))).toEqual(tags);
         for (const tag of tags) expect(tag).toMatch(/^[0-9a-f]{16}$/);
         expect(new Set(tags).size).toBe(3);
     });

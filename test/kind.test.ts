@@ -15,6 +15,7 @@ import { parse } from "yaml";
 import { CLOUD_PROVIDER_KIND_IMAGE, ipv4Subnet, KindCluster, kindClusterName, REGISTRY_IMAGE } from "../components/cluster/kind/kind";
 import { runningUnderMocks } from "../components/runtime";
 import { KIND_NODE_IMAGE } from "../components/cluster/kind/config";
+import { defaultPlatform } from "../components/image";
 import { ConfigError, parseSettings, type RawConfig } from "../components/config";
 import { DockerHost, MOCK_DOCKER_DAEMON } from "../components/docker-host";
 import type { DockerDaemon } from "../components/docker-endpoint";
@@ -181,7 +182,8 @@ describe("dev stack (defaults)", () => {
         expect(images.map((i) => i.parent).sort()).toEqual(["backend", "messages", "reports"]);
         for (const img of images) {
             expect(String(img.inputs.imageName)).toMatch(new RegExp(`^localhost:5001/${img.parent}:[0-9a-f]{16}$`));
-            expect(at(img.inputs, "build.platform")).toBeUndefined();
+            // Explicit, so that it is part of the tag: the platform the provider would default to.
+            expect(at(img.inputs, "build.platform")).toBe(defaultPlatform());
             expect(img.inputs.registry).toBeUndefined();
             expect(dependsOn(img, "kubeforge-dev-registry")).toBe(true);
         }
