@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { percent } from "../../formats";
-import { cidrProblem, CLUSTER_AUTOSCALER_IMAGES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
+import { cidrProblem, CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
 
 const cidr = z.string().superRefine((value, ctx) => {
     const problem = cidrProblem(value);
@@ -86,7 +86,7 @@ export const eksSchema = z
         kubernetesVersion: z
             .string()
             .regex(/^1\.[0-9]{2}$/, "is not a Kubernetes minor version (e.g. 1.35)")
-            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_IMAGES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_IMAGES).join(", ")})`)
+            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_RELEASES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_RELEASES).join(", ")})`)
             .default("1.35"),
         /**
          * What happens when kubernetesVersion leaves EKS standard support: STANDARD (EKS upgrades the

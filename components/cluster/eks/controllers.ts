@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HELM_RELEASE_OPTIONS } from "../../helm";
 import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./iam";
-import { CLUSTER_AUTOSCALER_IMAGES } from "./values";
+import { CLUSTER_AUTOSCALER_RELEASES, type ClusterAutoscalerRelease } from "./values";
 
 /** A pinned Helm chart. */
 export interface ChartRef {
@@ -17,17 +17,24 @@ export interface ChartRef {
     version: string;
 }
 
-/**
- * Cluster Autoscaler chart, pinned. The chart only templates the Deployment; the autoscaler
- * release it runs is set per Kubernetes minor by {@link clusterAutoscalerImage}.
- */
-export const CLUSTER_AUTOSCALER_CHART: ChartRef = { chart: "cluster-autoscaler", repo: "https://kubernetes.github.io/autoscaler", version: "9.51.0" };
+/** Where the Cluster Autoscaler chart comes from; its version is paired with the image per Kubernetes minor. */
+const CLUSTER_AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler";
 
-/** Cluster Autoscaler image for a Kubernetes minor version (see {@link CLUSTER_AUTOSCALER_IMAGES}). */
+/** The Cluster Autoscaler release paired with a Kubernetes minor version (see {@link CLUSTER_AUTOSCALER_RELEASES}). */
+function clusterAutoscalerRelease(kubernetesVersion: string): ClusterAutoscalerRelease {
+    const release = CLUSTER_AUTOSCALER_RELEASES[kubernetesVersion];
+    if (release === undefined) throw new Error(`no Cluster Autoscaler release is paired with Kubernetes ${kubernetesVersion}`);
+    return release;
+}
+
+/** Cluster Autoscaler chart for a Kubernetes minor version. */
+export function clusterAutoscalerChart(kubernetesVersion: string): ChartRef {
+    return { chart: "cluster-autoscaler", repo: CLUSTER_AUTOSCALER_CHART_REPO, version: clusterAutoscalerRelease(kubernetesVersion).chart };
+}
+
+/** Cluster Autoscaler image for a Kubernetes minor version. */
 export function clusterAutoscalerImage(kubernetesVersion: string): { repository: string; tag: string } {
-    const tag = CLUSTER_AUTOSCALER_IMAGES[kubernetesVersion];
-    if (tag === undefined) throw new Error(`no Cluster Autoscaler release is paired with Kubernetes ${kubernetesVersion}`);
-    return { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag };
+    return { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: clusterAutoscalerRelease(kubernetesVersion).image };
 }
 
 /**
@@ -107,7 +114,7 @@ export function clusterAutoscalerValues(clusterName: pulumi.Input<string>, regio
 export function clusterAutoscaler(name: string, args: ControllerArgs, parent: pulumi.Resource): k8s.helm.v3.Release {
     const roleName = `${name}-cluster-autoscaler`;
     const { association } = podIdentityRole(roleName, args, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, pulumi.output(args.clusterName).apply(clusterAutoscalerPolicy), parent);
-    return release(roleName, CLUSTER_AUTOSCALER_CHART, clusterAutoscalerValues(args.clusterName, args.region, args.kubernetesVersion), args, parent, association);
+    return release(roleName, clusterAutoscalerChart(args.kubernetesVersion), clusterAutoscalerValues(args.clusterName, args.region, args.kubernetesVersion), args, parent, association);
 }
 
 /** Helm values of the AWS Load Balancer Controller. */

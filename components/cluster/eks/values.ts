@@ -189,14 +189,33 @@ export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linu
     return amiType === "AL2023_ARM_64_STANDARD" ? "linux/arm64" : "linux/amd64";
 }
 
+/** One Cluster Autoscaler release for a Kubernetes minor: the chart that installs it and the image it runs. */
+export interface ClusterAutoscalerRelease {
+    /** Version of the `cluster-autoscaler` chart (https://kubernetes.github.io/autoscaler). */
+    chart: string;
+    /** `tag@digest` of registry.k8s.io/autoscaling/cluster-autoscaler. */
+    image: string;
+}
+
 /**
- * Cluster Autoscaler image (`tag@digest` on registry.k8s.io/autoscaling/cluster-autoscaler) per
- * Kubernetes minor version: the autoscaler's minor must match the control plane's (its README:
- * "we don't do ANY cross version testing"), so a Kubernetes version is supported only once an
- * autoscaler release is paired with it here. 1.34 is left out: it leaves EKS standard support on
- * 2026-12-02.
+ * Cluster Autoscaler chart and image per Kubernetes minor version, a pair whose RBAC is checked
+ * (test/cluster-autoscaler-rbac.test.ts): the chart's ClusterRole and Role must grant every list,
+ * watch and write the autoscaler at that tag makes. The autoscaler's minor must match the control
+ * plane's (its README: "We don't do cross version testing or compatibility testing in other
+ * environments"), so a Kubernetes version is supported only once a release is paired with it
+ * here. 1.34 is left out: it leaves EKS standard support on 2026-12-02.
+ *
+ * Chart 9.59.0 (kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0) is the newest chart;
+ * the autoscaler from 1.35 on always runs its DRA informers, whose `resource.k8s.io` rule arrived
+ * in chart 9.54.0 (commit d4a3ca1d9b). No chart defaults to these images (9.59.0's `image.tag` is
+ * v1.35.0), so the image is always set here. Images: the newest patch of each minor (tags
+ * cluster-autoscaler-1.35.2 and cluster-autoscaler-1.36.1, both 2026-07-22). The digests were
+ * recorded by an earlier session; no official source readable offline records them (the
+ * registry's promotion manifest, kubernetes/k8s.io registry.k8s.io/images/k8s-staging-autoscaling/images.yaml,
+ * is not fetchable here), so confirm them before a real deploy with
+ * `crane digest registry.k8s.io/autoscaling/cluster-autoscaler:<tag>`.
  */
-export const CLUSTER_AUTOSCALER_IMAGES: Readonly<Record<string, string>> = {
-    "1.35": "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
-    "1.36": "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4",
+export const CLUSTER_AUTOSCALER_RELEASES: Readonly<Record<string, ClusterAutoscalerRelease>> = {
+    "1.35": { chart: "9.59.0", image: "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d" },
+    "1.36": { chart: "9.59.0", image: "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4" },
 };
