@@ -55,17 +55,25 @@ describe.each([
         warn.mockRestore();
     });
 
-    it("spreads public and private subnets over the configured zones, tagged for load balancers", () => {
+    it("spreads public, private and internal load-balancer subnets over the configured zones; only the load-balancer subnets carry the controller's role tags", () => {
         const pub = ofType("aws:ec2/subnet:Subnet", `${name}-network-public-`);
         const priv = ofType("aws:ec2/subnet:Subnet", `${name}-network-private-`);
-        expect(pub).toHaveLength(zones);
-        expect(priv).toHaveLength(zones);
-        expect(new Set(priv.map((s) => s.inputs.availabilityZone)).size).toBe(zones);
-        for (const s of pub) {
-            expect(tagsOf(s)).toMatchObject({ "kubernetes.io/role/elb": "1", [`kubernetes.io/cluster/${name}`]: "shared" });
-            expect(s.inputs.mapPublicIpOnLaunch).toBe(false);
+        const lb = ofType("aws:ec2/subnet:Subnet", `${name}-network-internal-lb-`);
+        for (const kind of [pub, priv, lb]) {
+            expect(kind).toHaveLength(zones);
+            expect(new Set(kind.map((s) => s.inputs.availabilityZone)).size).toBe(zones);
+            for (const s of kind) expect(s.inputs.mapPublicIpOnLaunch).toBe(false);
         }
-        for (const s of priv) expect(tagsOf(s)).toMatchObject({ "kubernetes.io/role/internal-elb": "1", [`kubernetes.io/cluster/${name}`]: "shared" });
+        const cluster = { [`kubernetes.io/cluster/${name}`]: "shared" };
+        for (const s of pub) expect(tagsOf(s)).toEqual({ Name: s.name, "kubernetes.io/role/elb": "1", ...cluster });
+        for (const s of lb) expect(tagsOf(s)).toEqual({ Name: s.name, "kubernetes.io/role/internal-elb": "1", ...cluster });
+        // The load-balancer controller's subnet discovery (v3.5.0 docs/deploy/subnet_discovery.md) picks
+        // role-tagged subnets only: no internal NLB lands among the pods.
+        for (const s of priv) expect(tagsOf(s)).toEqual({ Name: s.name, ...cluster });
+        // Internal load balancers' subnets route only inside the VPC.
+        const lbRoutes = one("aws:ec2/routeTable:RouteTable", `${name}-network-internal-lb`);
+        expect(lbRoutes.inputs.routes).toEqual([]);
+        for (const s of lb) expect(one("aws:ec2/routeTableAssociation:RouteTableAssociation", s.name).inputs).toMatchObject({ subnetId: `${s.name}-id`, routeTableId: `${lbRoutes.name}-id` });
     });
 
     it("logs all VPC traffic to CloudWatch with the configured retention", () => {
@@ -224,24 +232,31 @@ describe.each([
         }
     });
 
-    it("gives each load balancer its own NLB with IP targets and HTTP health checks, admitted only from its subnets, and holds workloads for nodes and the controller", async () => {
+    it("gives each load balancer its own NLB with IP targets and HTTP health checks in its scope's subnets, admitted only from those, and holds workloads for nodes and the controller", async () => {
+        const zones = production ? 3 : 2;
+        const subnets = (kind: string) => [...Array(zones).keys()].map((i) => one("aws:ec2/subnet:Subnet", `${name}-network-${kind}-${i}`));
         const publicLb = built.cluster.loadBalancer("public", "/ready");
-        expect(publicLb.annotations).toEqual({
+        expect(await valueOf(publicLb.annotations)).toEqual({
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
             "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            "service.beta.kubernetes.io/aws-load-balancer-subnets": subnets("public").map((s) => `${s.name}-id`).join(","),
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/ready",
-            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "deregistration_delay.timeout_seconds=30",
+            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=30",
         });
         expect(publicLb.port).toBeUndefined();
+        expect(publicLb.loadBalancerClass).toBe("service.k8s.aws/nlb");
         const internalLb = built.cluster.loadBalancer("internal", "/ready");
-        expect(internalLb.annotations).toEqual({ ...publicLb.annotations, "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal" });
-        const zones = production ? 3 : 2;
-        const cidrs = (kind: string) => [...Array(zones).keys()].map((i) => one("aws:ec2/subnet:Subnet", `${name}-network-${kind}-${i}`).inputs.cidrBlock);
-        expect(await Promise.all(publicLb.sourceRanges.map((r) => valueOf(r)))).toEqual(cidrs("public"));
-        expect(await Promise.all(internalLb.sourceRanges.map((r) => valueOf(r)))).toEqual(cidrs("private"));
+        expect(await valueOf(internalLb.annotations)).toEqual({
+            ...(await valueOf(publicLb.annotations)),
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+            "service.beta.kubernetes.io/aws-load-balancer-subnets": subnets("internal-lb").map((s) => `${s.name}-id`).join(","),
+        });
+        expect(internalLb.loadBalancerClass).toBe("service.k8s.aws/nlb");
+        expect(await Promise.all(publicLb.sourceRanges.map((r) => valueOf(r)))).toEqual(subnets("public").map((s) => s.inputs.cidrBlock));
+        expect(await Promise.all(internalLb.sourceRanges.map((r) => valueOf(r)))).toEqual(subnets("internal-lb").map((s) => s.inputs.cidrBlock));
         expect(built.cluster.namespaceLabels).toEqual({ "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" });
         expect(built.cluster.drainSeconds).toBeGreaterThan(30);
         const deps = built.cluster.workloadDependencies.map((r) => (r as unknown as { __name: string }).__name);
@@ -311,6 +326,7 @@ function expectPodIdentity(name: string, serviceAccount: string): void {
 describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a private endpoint, extended support", () => {
     const publicSubnetIds = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"];
     const privateSubnetIds = ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"];
+    const internalLoadBalancerSubnetIds = ["subnet-0ccccccccccccccc1", "subnet-0ccccccccccccccc2"];
     const name = "kubeforge-byo";
     let built: Built;
     beforeAll(async () => {
@@ -318,7 +334,7 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
             "prod",
             (raw) => {
                 const eks = obj(obj(raw.cluster).eks);
-                eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds };
+                eks.network = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds, privateSubnetIds, internalLoadBalancerSubnetIds };
                 eks.nodes = { instanceTypes: ["m7g.large", "c7g.large"], minSize: 2, maxSize: 6 };
                 eks.addonVersions = { "vpc-cni": "v1.20.1-eksbuild.3" };
                 eks.publicAccessCidrs = [];
@@ -334,7 +350,8 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         expect(tags.sort()).toEqual(
             [
                 ...publicSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
-                ...privateSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/internal-elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
+                ...privateSubnetIds.map((id) => `${id} kubernetes.io/cluster/${name}=shared`),
+                ...internalLoadBalancerSubnetIds.flatMap((id) => [`${id} kubernetes.io/role/internal-elb=1`, `${id} kubernetes.io/cluster/${name}=shared`]),
             ].sort(),
         );
         expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).subnetIds).toEqual(privateSubnetIds);
@@ -352,14 +369,19 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         expect(obj(one("aws:eks/cluster:Cluster", `${name}-cluster`).inputs.vpcConfig).publicAccessCidrs).toBeUndefined();
     });
 
-    it("admits the existing subnets' CIDRs as the load balancers' sources", async () => {
-        const ranges = async (scope: "public" | "internal") => Promise.all(built.cluster.loadBalancer(scope, "/readyz").sourceRanges.map((r) => valueOf(r)));
-        const publicRanges = await ranges("public");
-        const privateRanges = await ranges("internal");
-        expect(publicRanges).toHaveLength(2);
-        expect(privateRanges).toHaveLength(2);
-        for (const cidr of [...publicRanges, ...privateRanges]) expect(cidr).toMatch(/^10\.99\.\d+\.0\/24$/);
-        expect(new Set([...publicRanges, ...privateRanges]).size).toBe(4);
+    it("places load balancers in the given public and internal load-balancer subnets and admits their CIDRs as the sources", async () => {
+        const lb = async (scope: "public" | "internal") => {
+            const spec = built.cluster.loadBalancer(scope, "/readyz");
+            const annotations = await valueOf(spec.annotations);
+            return { subnets: annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"], ranges: await Promise.all(spec.sourceRanges.map((r) => valueOf(r))) };
+        };
+        const pub = await lb("public");
+        const internal = await lb("internal");
+        expect(pub.subnets).toBe(publicSubnetIds.join(","));
+        expect(internal.subnets).toBe(internalLoadBalancerSubnetIds.join(","));
+        // The fake answers a different /24 of 10.99.0.0/16 per subnet id (scripts/mocks.ts getSubnet).
+        for (const cidr of [...pub.ranges, ...internal.ranges]) expect(cidr).toMatch(/^10\.99\.\d+\.0\/24$/);
+        expect(new Set([...pub.ranges, ...internal.ranges]).size).toBe(4);
     });
 
 
@@ -382,13 +404,13 @@ describe("EKS cluster with a TLS certificate", () => {
         }, "tls");
         const publicLb = withTls.cluster.loadBalancer("public", "/readyz");
         expect(publicLb.port).toBe(443);
-        expect(publicLb.annotations).toMatchObject({
+        expect(await valueOf(publicLb.annotations)).toMatchObject({
             "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": arn,
             "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
             "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         });
         const internalLb = withTls.cluster.loadBalancer("internal", "/readyz");
         expect(internalLb.port).toBeUndefined();
-        expect(Object.keys(internalLb.annotations).filter((k) => k.includes("ssl"))).toEqual([]);
+        expect(Object.keys(await valueOf(internalLb.annotations)).filter((k) => k.includes("ssl"))).toEqual([]);
     });
 });

@@ -12,6 +12,7 @@ const cidr = z.string().superRefine((value, ctx) => {
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(MAX_NODES, `must be at most ${MAX_NODES}`);
+const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const eksIdList = (kind: string, pattern: RegExp, example: string) =>
     z.array(z.string().regex(pattern, `is not a ${kind} id (e.g. ${example})`)).min(2, "must list at least two (EKS needs two availability zones)");
 
@@ -37,14 +38,28 @@ const eksNetworkSchema = z
         natGateways: z.enum(["perZone", "single"]).default("perZone"),
         /** Existing VPC to use instead of creating one (give with both subnet lists). */
         vpcId: z.string().regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, "is not a VPC id (e.g. vpc-0123456789abcdef0)").optional(),
-        /** Existing public subnets (load balancers), with vpcId. */
-        publicSubnetIds: eksIdList("subnet", /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, "subnet-0123456789abcdef0").optional(),
+        /** Existing public subnets (internet-facing load balancers, NAT), with vpcId. */
+        publicSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
         /** Existing private subnets (nodes, pods), with vpcId. */
-        privateSubnetIds: eksIdList("subnet", /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, "subnet-0123456789abcdef0").optional(),
+        privateSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
+        /**
+         * Existing subnets for internal load balancers only, one per zone, where no node or pod
+         * takes an address; with vpcId, required when a service has loadBalancer `internal`.
+         */
+        internalLoadBalancerSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
     })
     .superRefine((n, ctx) => {
         const existing = { vpcId: n.vpcId, publicSubnetIds: n.publicSubnetIds, privateSubnetIds: n.privateSubnetIds };
         const given = Object.entries(existing).filter(([, v]) => v !== undefined).map(([k]) => k);
+        if (n.internalLoadBalancerSubnetIds !== undefined) {
+            if (n.vpcId === undefined) {
+                ctx.addIssue({ code: "custom", path: ["internalLoadBalancerSubnetIds"], message: "is only for an existing VPC (with vpcId); a VPC kubeforge creates gets its own internal load-balancer subnets" });
+            }
+            const shared = n.internalLoadBalancerSubnetIds.filter((id) => [...(n.privateSubnetIds ?? []), ...(n.publicSubnetIds ?? [])].includes(id));
+            if (shared.length > 0) {
+                ctx.addIssue({ code: "custom", path: ["internalLoadBalancerSubnetIds"], message: `lists ${shared.join(", ")}, which is also a public or private subnet; internal load balancers need subnets of their own, where no node or pod takes an address` });
+            }
+        }
         if (given.length === 0 || given.length === 3) return;
         for (const key of Object.keys(existing).filter((k) => !given.includes(k))) {
             ctx.addIssue({ code: "custom", path: [key], message: `must be set together with ${given.join(" and ")} (give vpcId, publicSubnetIds and privateSubnetIds, or none to create a VPC)` });
@@ -134,10 +149,12 @@ export type EksSettings = z.infer<typeof eksSchema>;
 
 /**
  * Checks of an eks block that need more than the block, for a stack whose flavour is eks:
- * `aws:region` must be set, an admin principal given, and production must not open the API
- * endpoint to the whole internet. Fills in the region. One line per problem, keys under `ns`.
+ * `aws:region` must be set, an admin principal given, production must not open the API endpoint
+ * to the whole internet, and an existing VPC must name internal load-balancer subnets when
+ * `internalServices` (the services with loadBalancer `internal`) is not empty. Fills in the
+ * region. One line per problem, keys under `ns`.
  */
-export function eksStackProblems(eks: EksSettings, environment: string | undefined, awsRegion: string | undefined, ns: string): string[] {
+export function eksStackProblems(eks: EksSettings, environment: string | undefined, awsRegion: string | undefined, internalServices: readonly string[], ns: string): string[] {
     const problems: string[] = [];
     if (awsRegion === undefined || awsRegion === "") {
         problems.push(`aws:region: (missing) must be set when ${ns}:cluster.flavour is "eks" (e.g. pulumi config set aws:region eu-west-1)`);
@@ -148,6 +165,11 @@ export function eksStackProblems(eks: EksSettings, environment: string | undefin
     }
     if (eks.adminPrincipalArn === undefined) {
         problems.push(`${ns}:cluster.eks.adminPrincipalArn: (missing) must be set when cluster.flavour is "eks" (the IAM role or user that administers the cluster)`);
+    }
+    if (eks.network.vpcId !== undefined && eks.network.internalLoadBalancerSubnetIds === undefined && internalServices.length > 0) {
+        problems.push(
+            `${ns}:cluster.eks.network.internalLoadBalancerSubnetIds: (missing) must be set with vpcId when a service has loadBalancer "internal" (${internalServices.join(", ")}): subnets for internal load balancers only, one per zone, where no node or pod takes an address, so that a service admits its load balancer without admitting every pod`,
+        );
     }
     if (environment === "production") {
         eks.publicAccessCidrs.forEach((c, i) => {

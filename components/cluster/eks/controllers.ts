@@ -38,11 +38,20 @@ export function clusterAutoscalerImage(kubernetesVersion: string): { repository:
 }
 
 /**
- * AWS Load Balancer Controller chart (controller v2.11.0). Its IAM policy in
- * policies/aws-load-balancer-controller.json is an upstream revision newer than v2.11.0;
- * policies/README.md says what to diff against v2.11.0's before a real deploy.
+ * AWS Load Balancer Controller chart 3.5.0 (aws/eks-charts; `appVersion` and `image.tag` v3.5.0),
+ * pinned with the IAM policy of the same controller tag in policies/ (policies/README.md): one
+ * released triple. v3.5.0 is the newest release (2026-08-03); the v2 line has had no release since
+ * v2.17.1 (2026-01-09). kubeforge installs it afresh, so the chart's `crds/` apply; a Helm upgrade
+ * of an existing release does not update CRDs (the chart's README).
  */
-export const LOAD_BALANCER_CONTROLLER_CHART: ChartRef = { chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts", version: "1.11.0" };
+export const LOAD_BALANCER_CONTROLLER_CHART: ChartRef = { chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts", version: "3.5.0" };
+
+/**
+ * The `loadBalancerClass` the controller reconciles (aws-load-balancer-controller v3.5.0
+ * pkg/config/service_config.go: the `--load-balancer-class` default, which the chart leaves alone
+ * unless its `loadBalancerClass` value is set). kubeforge's Services carry it themselves.
+ */
+export const LOAD_BALANCER_CLASS = "service.k8s.aws/nlb";
 
 /** Namespace both controllers run in. */
 export const CONTROLLER_NAMESPACE = "kube-system";
@@ -117,14 +126,24 @@ export function clusterAutoscaler(name: string, args: ControllerArgs, parent: pu
     return release(roleName, clusterAutoscalerChart(args.kubernetesVersion), clusterAutoscalerValues(args.clusterName, args.region, args.kubernetesVersion), args, parent, association);
 }
 
-/** Helm values of the AWS Load Balancer Controller. */
+/**
+ * Helm values of the AWS Load Balancer Controller. Its Service mutating webhook stays off: the
+ * chart registers it for every Service CREATE in the cluster with `failurePolicy: Fail` (chart
+ * 3.5.0 templates/webhook.yaml `mservice.elbv2.k8s.aws`, no namespaceSelector by default), so any
+ * Service created before the controller's pods are ready fails, a Helm release's included
+ * (aws-load-balancer-controller#4140). All it would do is set `spec.loadBalancerClass` on Services
+ * of type LoadBalancer, which kubeforge's set themselves ({@link LOAD_BALANCER_CLASS}). The pod
+ * webhook that injects readiness gates stays, failing open (`failurePolicy: Ignore`, the 3.5.0
+ * default) and only in namespaces labelled for it.
+ */
 export function loadBalancerControllerValues(clusterName: pulumi.Input<string>, region: string, vpcId: pulumi.Input<string>): pulumi.Inputs {
     return {
         clusterName,
         region,
         vpcId,
         serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT },
-        // Two replicas, at most one down at a time: its webhook admits every Service.
+        enableServiceMutatorWebhook: false,
+        // Two replicas, at most one down at a time: it registers every pod of the services as an NLB target.
         replicaCount: 2,
         podDisruptionBudget: { maxUnavailable: 1 },
     };

@@ -102,13 +102,17 @@ export const MAX_ZONES = 6;
 export interface SubnetLayout {
     public: string[];
     private: string[];
+    internalLoadBalancer: string[];
 }
 
 /**
  * Subnets for `zones` availability zones in `vpcCidr`. The VPC is cut in eighths: eighth i
  * (i < 6) is zone i's private subnet, where nodes and, through the VPC CNI, every pod take their
- * addresses (a /19 each in a /16); the last eighth is cut in sixteenths for the public subnets,
- * which only hold NAT gateways and load-balancer interfaces (a /23 each in a /16).
+ * addresses (a /19 each in a /16); the last eighth is cut in sixteenths: the first six for the
+ * public subnets, which only hold NAT gateways and internet-facing load balancers' interfaces,
+ * sixteenths 8 to 13 for the internal load balancers' own subnets, where nothing else takes an
+ * address (a /23 each in a /16, a /27 in a /20: an NLB takes one address per subnet, and the
+ * load-balancer controller skips subnets with fewer than 8 free).
  */
 export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
     const vpc = parseCidr(vpcCidr);
@@ -117,11 +121,12 @@ export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
         throw new Error(`VPC CIDR ${vpcCidr} must have a prefix between /${VPC_PREFIX_RANGE.min} and /${VPC_PREFIX_RANGE.max}`);
     }
     if (!Number.isInteger(zones) || zones < 1 || zones > MAX_ZONES) throw new Error(`zone count ${zones} must be between 1 and ${MAX_ZONES}`);
-    const publicEighth = subBlock(vpc, vpc.prefix + 3, 7);
+    const lastEighth = subBlock(vpc, vpc.prefix + 3, 7);
     const zoneIndexes = [...Array(zones).keys()];
     return {
         private: zoneIndexes.map((i) => formatCidr(subBlock(vpc, vpc.prefix + 3, i))),
-        public: zoneIndexes.map((i) => formatCidr(subBlock(publicEighth, vpc.prefix + 7, i))),
+        public: zoneIndexes.map((i) => formatCidr(subBlock(lastEighth, vpc.prefix + 7, i))),
+        internalLoadBalancer: zoneIndexes.map((i) => formatCidr(subBlock(lastEighth, vpc.prefix + 7, 8 + i))),
     };
 }
 
