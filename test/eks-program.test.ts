@@ -80,6 +80,14 @@ describe("the program on the prod EKS cluster", () => {
         }
     });
 
+    it("sends every Kubernetes object and Helm release through the cluster's provider, which waits for the admin access check", () => {
+        const provider = program.named("pulumi:providers:kubernetes", `${cluster}-k8s`);
+        expect(provider.options.dependencies.some((d) => d.endsWith(`command:local:Command::${cluster}-admin-access`))).toBe(true);
+        const k8sResources = program.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+        expect(k8sResources.map((r) => r.name)).toEqual(expect.arrayContaining(["platform-namespace", "platform-metrics-server", "backend-deployment", `${cluster}-cluster-autoscaler`]));
+        for (const r of k8sResources) expect(r.options.provider, r.name).toContain(`::${cluster}-k8s::`);
+    });
+
     it("builds each image for the nodes' platform and pushes it to the service's ECR repository with ECR credentials", () => {
         for (const name of DEFAULT_SERVICE_NAMES) {
             const image = program.named("docker:index/image:Image", `${name}-image`).inputs as { imageName: string; build: { platform: string }; registry: Record<string, unknown> };

@@ -5,9 +5,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { EksCluster } from "../components/cluster/eks/eks";
+import { readFileSync } from "node:fs";
+import { ADMIN_ACCESS_CHECK_FILE } from "../components/cluster/eks/access";
 import { loadBalancerControllerPolicy } from "../components/cluster/eks/iam";
 import type { RecordedResource } from "../scripts/mocks";
-import { buildEksCluster, one, ofType, stackSettings, valueOf } from "./eks-mocks";
+import { buildEksCluster, one, ofType, recorded, stackSettings, valueOf } from "./eks-mocks";
 
 const AWS = "arn:aws:iam::aws:policy/";
 
@@ -292,8 +294,18 @@ describe.each([
             dependsOn("aws:eks/nodeGroup:NodeGroup", group.name, `${name}-vpc-cni`, `${name}-kube-proxy`, `${name}-eks-pod-identity-agent`, `${name}-nodes-AmazonEKSWorkerNodePolicy`, `aws:eks/accessEntry:AccessEntry::${name}-nodes`);
         }
         dependsOn("aws:eks/addon:Addon", `${name}-coredns`, ...groups);
-        // The Kubernetes provider only once the admin can use the API.
-        dependsOn("pulumi:providers:kubernetes", `${name}-k8s`, `${name}-admin`);
+        // The Kubernetes provider only once the admin can use the API: after its access policy
+        // association, and after a check that an authorized request succeeds (access entries take
+        // effect after a delay).
+        dependsOn("command:local:Command", `${name}-admin-access`, `aws:eks/accessPolicyAssociation:AccessPolicyAssociation::${name}-admin`);
+        dependsOn("pulumi:providers:kubernetes", `${name}-k8s`, `aws:eks/accessPolicyAssociation:AccessPolicyAssociation::${name}-admin`, `command:local:Command::${name}-admin-access`);
+        const check = one("command:local:Command", `${name}-admin-access`).inputs;
+        expect(check).toMatchObject({ interpreter: ["node", "--input-type=module", "-e"], environment: { CLUSTER: name, REGION: "eu-west-1", WAIT_SECONDS: "600" }, triggers: [`${name}-admin-id`] });
+        expect(check.create).toBe(readFileSync(ADMIN_ACCESS_CHECK_FILE, "utf8"));
+        // Every Kubernetes object of the cluster (the controllers' Helm releases) goes through that provider.
+        const k8sResources = recorded().filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(name));
+        expect(k8sResources.length).toBeGreaterThan(0);
+        for (const r of k8sResources) expect(r.options.provider, r.name).toContain(`::${name}-k8s::`);
         for (const controller of ["cluster-autoscaler", "aws-load-balancer-controller"]) {
             dependsOn("kubernetes:helm.sh/v3:Release", `${name}-${controller}`, ...groups, `${name}-coredns`, `${name}-${controller}`);
         }

@@ -19,6 +19,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, type Settings } from "../../config";
 import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
+import { adminAccessCheck } from "./access";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
 import { clusterAutoscaler, LOAD_BALANCER_CLASS, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
@@ -273,7 +274,13 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.kubeconfig = pulumi.secret(
             pulumi.all([clusterName, this.cluster.endpoint, this.cluster.certificateAuthority.data]).apply(([n, endpoint, ca]) => eksKubeconfig(n, endpoint, ca, eks.region)),
         );
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
+        // Nothing talks to the API until the admin access entry is in effect (./access.ts).
+        const adminAccess = adminAccessCheck(
+            `${name}-admin-access`,
+            { clusterName, region: eks.region, endpoint: this.cluster.endpoint, certificateAuthorityData: this.cluster.certificateAuthority.data, association: adminPolicy },
+            { parent: this, dependsOn: [adminPolicy] },
+        );
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy, adminAccess] });
         // Controllers and workloads need nodes and cluster DNS.
         const running = [...nodeGroups, coredns];
         const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
