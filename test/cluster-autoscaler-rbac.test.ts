@@ -35,7 +35,7 @@ interface Need {
 }
 
 const FIXTURES = join(__dirname, "fixtures", "cluster-autoscaler");
-const needsFixture = JSON.parse(readFileSync(join(FIXTURES, "needs.json"), "utf8")) as { releases: Record<string, { tag: string; needs: Need[] }> };
+const needsFixture = JSON.parse(readFileSync(join(FIXTURES, "needs.json"), "utf8")) as { releases: Record<string, { tag: string; needs: Need[]; flags: { name: string; source: string }[] }> };
 const chartFixture = JSON.parse(readFileSync(join(FIXTURES, "chart-rbac.json"), "utf8")) as { charts: Record<string, { tag: string; clusterRole: PolicyRule[]; role: PolicyRule[] }> };
 
 /**
@@ -103,6 +103,14 @@ describe("Cluster Autoscaler chart and image, paired per Kubernetes minor", () =
         const role = { clusterRole: [], role: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }] };
         expect(ungranted([create], role)).toEqual([]);
         expect(ungranted([{ ...create, scope: undefined }], role)).toEqual(["core/configmaps create ()"]);
+    });
+
+    it.each(Object.keys(CLUSTER_AUTOSCALER_RELEASES))("Kubernetes %s: passes the autoscaler only flags it defines at its tag (an unknown flag stops it at start)", (minor) => {
+        const tag = clusterAutoscalerImage(minor).tag.split("@")[0] ?? "";
+        const defined = needsFixture.releases[tag]!.flags.map((f) => f.name);
+        // The chart's own flags and its default extraArgs (chart 9.59.0 templates/deployment.yaml, values.yaml extraArgs), then kubeforge's.
+        const values = clusterAutoscalerValues("c", "eu-west-1", minor) as { extraArgs: Record<string, unknown> };
+        for (const flag of ["cloud-provider", "namespace", "node-group-auto-discovery", "logtostderr", "stderrthreshold", "v", ...Object.keys(values.extraArgs)]) expect(defined, flag).toContain(flag);
     });
 
     it("renders the chart's RBAC the way the fixture was read: aws, cluster-scoped, no priority expander, no custom rules", () => {

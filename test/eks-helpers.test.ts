@@ -16,6 +16,7 @@ import {
     LOAD_BALANCER_CONTROLLER_POLICY_FILE,
     loadBalancerControllerPolicy,
     managedPolicyArn,
+    podIdentityTrustPolicy,
     secretsKeyUsePolicy,
     serviceTrustPolicy,
 } from "../components/cluster/eks/iam";
@@ -144,6 +145,18 @@ describe("IAM documents", () => {
         expect(serviceTrustPolicy("ec2.amazonaws.com.cn", false).Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com.cn" }, Action: "sts:AssumeRole" });
     });
 
+    it("trusts Pod Identity for one ServiceAccount of one cluster only, by the session tags EKS sets", () => {
+        const arn = "arn:aws:eks:eu-west-1:1:cluster/c";
+        expect(podIdentityTrustPolicy(arn, "kube-system", "sa").Statement).toEqual([
+            {
+                Effect: "Allow",
+                Principal: { Service: "pods.eks.amazonaws.com" },
+                Action: ["sts:AssumeRole", "sts:TagSession"],
+                Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": arn, "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": "sa" } },
+            },
+        ]);
+    });
+
     it("lets the control plane use only its secrets key, and flow logs write only to their group", () => {
         expect(secretsKeyUsePolicy("arn:aws:kms:eu-west-1:1:key/k").Statement).toEqual([
             { Sid: "EnvelopeEncryption", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], Resource: "arn:aws:kms:eu-west-1:1:key/k" },
@@ -156,7 +169,8 @@ describe("IAM documents", () => {
         expect(discover?.Condition).toBeUndefined();
         expect(discover?.Action).not.toContain("autoscaling:SetDesiredCapacity");
         expect(scale?.Action).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
-        expect(scale?.Condition?.StringEquals).toEqual({ "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "owned" });
+        // Both tag keys must exist, whatever values EKS gives them.
+        expect(scale?.Condition).toEqual({ Null: { "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "false", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "false" } });
     });
 
     it("keeps the customer-managed policies within IAM's 6,144-character limit", () => {

@@ -160,7 +160,8 @@ describe.each([
             expect(obj(ng.inputs.updateConfig), ng.name).toEqual({ maxUnavailablePercentage: 33 });
             expect(obj(ng.inputs.nodeRepairConfig), ng.name).toEqual({ enabled: true });
             expect(obj(ng.inputs.launchTemplate), ng.name).toEqual({ id: `${name}-nodes-id`, version: "1" });
-            expect(tagsOf(ng), ng.name).toEqual({ "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" });
+            // Node-group tags would not reach the Auto Scaling group; EKS tags it for auto-discovery itself.
+            expect(ng.inputs.tags, ng.name).toBeUndefined();
         }
     });
 
@@ -188,8 +189,8 @@ describe.each([
         expect(addons.map((a) => a.inputs.addonName).sort()).toEqual(["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]);
         const cni = one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs;
         expect(JSON.parse(String(cni.configurationValues))).toEqual({ enableNetworkPolicy: "true" });
-        // Versions not pinned in config are looked up for the cluster's Kubernetes version (the fake answers v<k8s>.0-eksbuild.1).
-        for (const a of addons) expect(a.inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
+        // No version unless pinned: EKS picks one at creation and nothing looked up per preview can drift.
+        for (const a of addons) expect(a.inputs.addonVersion, a.name).toBeUndefined();
     });
 
     it("runs the Cluster Autoscaler from its chart, discovering this cluster's node groups, with exactly the README's permissions", () => {
@@ -216,8 +217,9 @@ describe.each([
             "eks:DescribeNodegroup",
         ]);
         const mutating = statements.find((s) => (s.Action as string[]).includes("autoscaling:SetDesiredCapacity"));
-        expect(mutating?.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", [`aws:ResourceTag/k8s.io/cluster-autoscaler/${name}`]: "owned" } });
-        expectPodIdentity(`${name}-cluster-autoscaler`, "cluster-autoscaler");
+        expect(mutating?.Condition).toEqual({ Null: { "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "false", [`aws:ResourceTag/k8s.io/cluster-autoscaler/${name}`]: "false" } });
+        // The chart's auto-discovery looks for the same two tag keys, values ignored (chart 9.59.0 values.yaml autoDiscovery.tags).
+        expectPodIdentity(name, `${name}-cluster-autoscaler`, "cluster-autoscaler");
     });
 
     it("runs the AWS Load Balancer Controller from its chart with the official IAM policy", () => {
@@ -225,7 +227,7 @@ describe.each([
         expect(release).toMatchObject({ name: "aws-load-balancer-controller", chart: "aws-load-balancer-controller", repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
         expect(obj(release.values)).toMatchObject({ clusterName: name, region: "eu-west-1", vpcId: `${name}-network-vpc-id`, serviceAccount: { name: "aws-load-balancer-controller" }, replicaCount: 2, podDisruptionBudget: { maxUnavailable: 1 } });
         expect(policyOf(`${name}-aws-load-balancer-controller`)).toEqual(loadBalancerControllerPolicy());
-        expectPodIdentity(`${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
+        expectPodIdentity(name, `${name}-aws-load-balancer-controller`, "aws-load-balancer-controller");
     });
 
     it("installs both controllers atomically: a failed install or upgrade is rolled back and cleaned up, within ten minutes", () => {
@@ -328,9 +330,16 @@ describe.each([
     });
 });
 
-function expectPodIdentity(name: string, serviceAccount: string): void {
+function expectPodIdentity(cluster: string, name: string, serviceAccount: string): void {
     const trust = JSON.parse(String(one("aws:iam/role:Role", name).inputs.assumeRolePolicy)) as { Statement: Json[] };
-    expect(trust.Statement).toEqual([{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }]);
+    expect(trust.Statement).toEqual([
+        {
+            Effect: "Allow",
+            Principal: { Service: "pods.eks.amazonaws.com" },
+            Action: ["sts:AssumeRole", "sts:TagSession"],
+            Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:eu-west-1:123456789012:cluster/${cluster}`, "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": serviceAccount } },
+        },
+    ]);
     expect(managedPoliciesOf(name)).toEqual([`arn:aws:iam::123456789012:policy/${name}`]);
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation", name).inputs).toMatchObject({ namespace: "kube-system", serviceAccount, roleArn: `arn:aws:iam::123456789012:role/${name}` });
 }
@@ -402,9 +411,9 @@ describe("EKS cluster in an existing VPC, Graviton nodes, a pinned add-on, a pri
         expect(built.cluster.registry.platform).toBe("linux/arm64");
     });
 
-    it("installs a pinned add-on version as given and looks up the others", () => {
+    it("installs a pinned add-on version as given and leaves the others to EKS", () => {
         expect(one("aws:eks/addon:Addon", `${name}-vpc-cni`).inputs.addonVersion).toBe("v1.20.1-eksbuild.3");
-        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBe("v1.35.0-eksbuild.1");
+        expect(one("aws:eks/addon:Addon", `${name}-coredns`).inputs.addonVersion).toBeUndefined();
     });
 });
 

@@ -19,7 +19,7 @@ const eksIdList = (kind: string, pattern: RegExp, example: string) =>
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
-/** EKS add-ons the cluster installs; a version pinned here wins over the default for the Kubernetes version. */
+/** EKS add-ons the cluster installs; a version pinned in addonVersions is installed, others keep the version EKS created them with. */
 export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns"] as const;
 const addonVersion = z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$/, "is not an EKS add-on version (e.g. v1.19.2-eksbuild.1)").optional();
 
@@ -119,7 +119,7 @@ export const eksSchema = z
         logRetentionDays: z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `is not a CloudWatch retention period (allowed: ${LOG_RETENTION_DAYS.join(", ")})`).default(90),
         /** Images each ECR repository keeps (older ones expire); default 30. */
         keepImages: z.number().int("must be a whole number").min(1, "must be at least 1").max(1000, "must be at most 1000").default(30),
-        /** Pinned add-on versions; an add-on left out gets the default version for kubernetesVersion. */
+        /** Pinned add-on versions; an add-on left out keeps the version EKS installed it with (pin one to upgrade it). */
         addonVersions: z.strictObject(Object.fromEntries(EKS_ADDONS.map((a) => [a, addonVersion])) as Record<(typeof EKS_ADDONS)[number], typeof addonVersion>).default({}),
         network: eksNetworkSchema.prefault({}),
         /** Instance types and node counts over the whole cluster; default {@link DEFAULT_NODES_PER_ZONE} times the zone count. */

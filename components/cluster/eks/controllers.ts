@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { HELM_RELEASE_OPTIONS } from "../../helm";
-import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, serviceTrustPolicy } from "./iam";
+import { clusterAutoscalerPolicy, loadBalancerControllerPolicy, type PolicyDocument, podIdentityTrustPolicy } from "./iam";
 import { CLUSTER_AUTOSCALER_RELEASES, type ClusterAutoscalerRelease } from "./values";
 
 /** A pinned Helm chart. */
@@ -64,6 +64,8 @@ export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-contr
 export interface ControllerArgs {
     /** EKS cluster name (also the Auto Scaling group tag suffix). */
     clusterName: pulumi.Input<string>;
+    /** EKS cluster ARN (the controllers' roles trust only this cluster's Pod Identity sessions). */
+    clusterArn: pulumi.Input<string>;
     /** Kubernetes minor version of the cluster (picks the Cluster Autoscaler release). */
     kubernetesVersion: string;
     /** Region the controllers call AWS APIs in (given explicitly: with IMDS hop limit 1 pods cannot ask the instance). */
@@ -77,12 +79,14 @@ export interface ControllerArgs {
 }
 
 /**
- * An IAM role for a ServiceAccount, bound through EKS Pod Identity: trust `pods.eks.amazonaws.com`,
- * a customer-managed policy with `document`, and the association.
+ * An IAM role for a ServiceAccount, bound through EKS Pod Identity: trust `pods.eks.amazonaws.com`
+ * for that ServiceAccount of this cluster only, a customer-managed policy with `document`, and the
+ * association.
  */
 function podIdentityRole(name: string, args: ControllerArgs, serviceAccount: string, document: pulumi.Input<PolicyDocument>, parent: pulumi.Resource) {
     const opts = { parent, provider: args.awsProvider };
-    const role = new aws.iam.Role(name, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("pods.eks.amazonaws.com")), description: `EKS Pod Identity role of ${CONTROLLER_NAMESPACE}/${serviceAccount}` }, opts);
+    const trust = pulumi.output(args.clusterArn).apply((arn) => JSON.stringify(podIdentityTrustPolicy(arn, CONTROLLER_NAMESPACE, serviceAccount)));
+    const role = new aws.iam.Role(name, { assumeRolePolicy: trust, description: `EKS Pod Identity role of ${CONTROLLER_NAMESPACE}/${serviceAccount}` }, opts);
     const policy = new aws.iam.Policy(name, { policy: pulumi.output(document).apply((d) => JSON.stringify(d)), description: `Permissions of ${CONTROLLER_NAMESPACE}/${serviceAccount}` }, opts);
     const attachment = new aws.iam.RolePolicyAttachment(name, { role: role.name, policyArn: policy.arn }, opts);
     const association = new aws.eks.PodIdentityAssociation(name, { clusterName: args.clusterName, namespace: CONTROLLER_NAMESPACE, serviceAccount, roleArn: role.arn }, { ...opts, dependsOn: [attachment] });

@@ -239,7 +239,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             },
             childOpts,
         );
-        const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, kubernetesVersion: eks.kubernetesVersion, version: eks.addonVersions[addon] });
+        const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, version: eks.addonVersions[addon] });
         const nodeAddons = ADDONS_BEFORE_NODES.map((addon) => eksAddon(name, addon, addonArgs(addon), childOpts));
         // One node group per zone, each in its zone's private subnet. Services spread pods over zones
         // as a hard constraint; the Cluster Autoscaler models a new node on a group's template, so
@@ -261,8 +261,12 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
                         updateConfig: { maxUnavailablePercentage: eks.nodes.maxUnavailablePercentage },
                         launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
                         nodeRepairConfig: { enabled: true },
-                        // Cluster Autoscaler auto-discovery tags (EKS puts the same on the node group's Auto Scaling group).
-                        tags: { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
+                        // No Cluster Autoscaler tags here: tags of a node group stay on the node group
+                        // (the EKS API reference of Nodegroup `tags` says they do not propagate, its
+                        // Auto Scaling group included; not re-read offline). EKS tags the group for
+                        // auto-discovery itself: "Nodes launched as part of a managed node group are
+                        // automatically tagged for auto-discovery by the Kubernetes Cluster Autoscaler"
+                        // (awsdocs/amazon-eks-user-guide latest/ug/nodes/managed-node-groups.adoc).
                     },
                     // The Cluster Autoscaler owns the node count once the group exists.
                     { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
@@ -283,7 +287,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy, adminAccess] });
         // Controllers and workloads need nodes and cluster DNS.
         const running = [...nodeGroups, coredns];
-        const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
+        const controllerArgs = { clusterName, clusterArn: this.cluster.arn, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
         clusterAutoscaler(name, controllerArgs, this);
         const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
 
