@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LOAD_BALANCER_CLASS, LOAD_BALANCER_CONTROLLER_CHART, loadBalancerControllerValues } from "../components/cluster/eks/controllers";
 import { nlbAnnotations, READINESS_GATE_LABEL } from "../components/cluster/eks/eks";
-import { type LabelSelector, selectorMatches } from "./models/label-selector";
+import { type LabelSelector, selects } from "../policy/lib/kubernetes";
 import { type Program, runStack } from "./harness";
 
 interface Webhook {
@@ -93,7 +93,7 @@ describe("the AWS Load Balancer Controller kubeforge pins (chart 3.5.0, controll
         const { key, value } = fixture.controller.readinessGateNamespaceLabel;
         expect(READINESS_GATE_LABEL).toEqual({ [key]: value });
         const mpod = renderedWebhooks(loadBalancerControllerValues("c", "eu-west-1", "vpc-1")).find((w) => w.name === "mpod.elbv2.k8s.aws");
-        expect(selectorMatches(mpod?.namespaceSelector ?? {}, program.k8s("Namespace")[0]?.metadata?.labels ?? {})).toBe(true);
+        expect(selects(mpod?.namespaceSelector ?? {}, program.k8s("Namespace")[0]?.metadata?.labels ?? {})).toBe(true);
     });
 
     it("renders no webhook that fails a Pod or Service kubeforge creates while the controller is not running", () => {
@@ -114,7 +114,7 @@ describe("the AWS Load Balancer Controller kubeforge pins (chart 3.5.0, controll
                 .filter((w) => w.failurePolicy === "Fail")
                 .flatMap((w) =>
                     objects
-                        .filter((o) => o.resource === w.resource && selectorMatches(w.objectSelector, o.labels) && selectorMatches(w.namespaceSelector, namespaces.find((n) => n.name === o.namespace)?.labels ?? {}))
+                        .filter((o) => o.resource === w.resource && selects(w.objectSelector, o.labels) && selects(w.namespaceSelector, namespaces.find((n) => n.name === o.namespace)?.labels ?? {}))
                         .map((o) => `${w.name}: ${o.what}`),
                 );
         expect(failing(loadBalancerControllerValues("c", "eu-west-1", "vpc-1"))).toEqual([]);

@@ -6,7 +6,7 @@
  * controllers/policyendpoints_controller_test.go and test/integration/policy/*.go.
  */
 import { describe, expect, it } from "vitest";
-import { selectorMatches } from "./models/label-selector";
+import { selects } from "../policy/lib/kubernetes";
 import {
     checkAndDeriveL4InfoFromAnyMatchingCIDRs,
     type ClusterState,
@@ -221,10 +221,10 @@ describe("the model end to end", () => {
     });
 
     it("matches selectors like apimachinery: matchLabels and expressions ANDed, NotIn true without the label", () => {
-        expect(selectorMatches({}, {})).toBe(true);
-        expect(selectorMatches({ matchLabels: { a: "1" }, matchExpressions: [{ key: "b", operator: "Exists" }] }, { a: "1" })).toBe(false);
-        expect(selectorMatches({ matchExpressions: [{ key: "b", operator: "NotIn", values: ["x"] }] }, {})).toBe(true);
-        expect(selectorMatches({ matchExpressions: [{ key: "b", operator: "In", values: ["x"] }] }, {})).toBe(false);
-        expect(selectorMatches({ matchExpressions: [{ key: "b", operator: "DoesNotExist" }] }, { b: "" })).toBe(false);
+        expect(selects({}, {})).toBe(true);
+        expect(selects({ matchLabels: { a: "1" }, matchExpressions: [{ key: "b", operator: "Exists" }] }, { a: "1" })).toBe(false);
+        expect(selects({ matchExpressions: [{ key: "b", operator: "NotIn", values: ["x"] }] }, {})).toBe(true);
+        expect(selects({ matchExpressions: [{ key: "b", operator: "In", values: ["x"] }] }, {})).toBe(false);
+        expect(selects({ matchExpressions: [{ key: "b", operator: "DoesNotExist" }] }, { b: "" })).toBe(false);
     });
 });

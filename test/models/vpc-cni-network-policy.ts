@@ -17,7 +17,9 @@
  * Scope: IPv4, namespaced NetworkPolicy, the agent's default `standard` enforcing mode, new
  * flows (no conntrack state), no cluster-wide (admin/baseline) policies. Egress is not modelled.
  */
-import { type LabelSelector, selectorMatches } from "./label-selector";
+// Label selectors match as k8s.io/apimachinery's LabelSelectorAsSelector and Requirement.Matches do
+// (matchLabels and expressions ANDed, NotIn true without the label); the policy pack's helper does that.
+import { type LabelSelector, selects } from "../../policy/lib/kubernetes";
 
 export type Protocol = "TCP" | "UDP" | "SCTP";
 
@@ -178,14 +180,14 @@ export function resolveIngressPorts(policy: NetworkPolicy, ports: NetworkPolicyP
 
 /** The pods of the policy's namespace its podSelector selects. */
 function podsSelectedBy(policy: NetworkPolicy, state: ClusterState): Pod[] {
-    return state.pods.filter((p) => p.namespace === policy.metadata.namespace && selectorMatches(policy.spec.podSelector, p.labels));
+    return state.pods.filter((p) => p.namespace === policy.metadata.namespace && selects(policy.spec.podSelector, p.labels));
 }
 
 /** pkg/resolvers/endpoints.go resolvePeerNamespaces: no namespaceSelector means the policy's own namespace. */
 function peerNamespaces(policy: NetworkPolicy, peer: NetworkPolicyPeer, state: ClusterState): string[] {
     const selector = peer.namespaceSelector;
     if (selector === undefined) return [policy.metadata.namespace];
-    return state.namespaces.filter((ns) => selectorMatches(selector, ns.labels)).map((ns) => ns.name);
+    return state.namespaces.filter((ns) => selects(selector, ns.labels)).map((ns) => ns.name);
 }
 
 /**
@@ -211,7 +213,7 @@ export function computeIngressEndpoints(policy: NetworkPolicy, state: ClusterSta
             }
             for (const ns of peerNamespaces(policy, peer, state)) {
                 const selector = peer.podSelector;
-                const pods = state.pods.filter((p) => p.namespace === ns && (selector === undefined || selectorMatches(selector, p.labels)));
+                const pods = state.pods.filter((p) => p.namespace === ns && (selector === undefined || selects(selector, p.labels)));
                 for (const pod of pods.filter(networkReady)) endpoints.push(withPorts({ cidr: pod.ip ?? "" }));
             }
         }
