@@ -41,8 +41,9 @@ export function clusterAutoscalerImage(kubernetesVersion: string): { repository:
  * AWS Load Balancer Controller chart 3.5.0 (aws/eks-charts; `appVersion` and `image.tag` v3.5.0),
  * pinned with the IAM policy of the same controller tag in policies/ (policies/README.md): one
  * released triple. v3.5.0 is the newest release (2026-08-03); the v2 line has had no release since
- * v2.17.1 (2026-01-09). kubeforge installs it afresh, so the chart's `crds/` apply; a Helm upgrade
- * of an existing release does not update CRDs (the chart's README).
+ * v2.17.1 (2026-01-09). kubeforge installs it afresh, so the chart's `crds/` apply; Helm does not
+ * upgrade `crds/` of an existing release, which the chart's README has applied by hand (README.md,
+ * "Cloud stacks").
  */
 export const LOAD_BALANCER_CONTROLLER_CHART: ChartRef = { chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts", version: "3.5.0" };
 

@@ -131,22 +131,15 @@ export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
  * if associated with it.
  */
 export function podIdentityTrustPolicy(clusterArn: string, namespace: string, serviceAccount: string): PolicyDocument {
-    const [statement] = serviceTrustPolicy("pods.eks.amazonaws.com").Statement;
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                ...(statement as PolicyStatement),
-                Condition: {
-                    StringEquals: {
-                        "aws:RequestTag/eks-cluster-arn": clusterArn,
-                        "aws:RequestTag/kubernetes-namespace": namespace,
-                        "aws:RequestTag/kubernetes-service-account": serviceAccount,
-                    },
-                },
-            },
-        ],
+    const condition = {
+        StringEquals: {
+            "aws:RequestTag/eks-cluster-arn": clusterArn,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": serviceAccount,
+        },
     };
+    const trust = serviceTrustPolicy("pods.eks.amazonaws.com");
+    return { ...trust, Statement: trust.Statement.map((s) => ({ ...s, Condition: condition })) };
 }
 
 /** Where the AWS Load Balancer Controller's official IAM policy is kept (see policies/README.md). */
