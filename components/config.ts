@@ -303,14 +303,14 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     const cluster = clusterSchema.default(clusterSchema.parse({})).safeParse(raw.cluster);
     if (!cluster.success) problems.push(...formatIssues("cluster", cluster.error, raw.cluster, clusterSchema));
 
-    if (cluster.success && cluster.data.flavour === "eks") {
-        problems.push(...eksStackProblems(cluster.data.eks, environment.data, providerConfig.awsRegion, CONFIG_NAMESPACE));
-    }
-
     const services = parseServices(raw.services, problems);
 
     if (cluster.success && cluster.data.flavour === "kind") {
         problems.push(...kindStackProblems(cluster.data.kind, services.map((s) => s.name), DEFAULT_SERVICE_NAMES, CONFIG_NAMESPACE));
+    }
+    if (cluster.success && cluster.data.flavour === "eks") {
+        const internal = services.filter((s) => s.loadBalancer === "internal").map((s) => s.name);
+        problems.push(...eksStackProblems(cluster.data.eks, environment.data, providerConfig.awsRegion, internal, CONFIG_NAMESPACE));
     }
 
     if (problems.length > 0 || !environment.success || !namespace.success || !cluster.success) {

@@ -248,6 +248,7 @@ export class Microservice extends pulumi.ComponentResource {
                 metadata: { ...metadata, name: `${svc.name}-${svc.loadBalancer}`, annotations: lb.annotations },
                 spec: {
                     type: "LoadBalancer",
+                    ...(lb.loadBalancerClass ? { loadBalancerClass: lb.loadBalancerClass } : {}),
                     selector,
                     ports: [{ name: port === 443 ? "https" : "http", port, targetPort: "http", protocol: "TCP" }],
                 },

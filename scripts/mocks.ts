@@ -130,8 +130,6 @@ function fakeCall(token: string, inputs: Record<string, unknown>): Record<string
             return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "AIDEXAMPLE", id: "123456789012" };
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"], id: "eu-west-1" };
-        case "aws:eks/getAddonVersion:getAddonVersion":
-            return { ...inputs, version: `v${String(inputs.kubernetesVersion)}.0-eksbuild.1`, id: String(inputs.addonName) };
         case "aws:ec2/getVpc:getVpc":
             return { ...inputs, cidrBlock: "10.99.0.0/16" };
         case "aws:ec2/getSubnet:getSubnet":

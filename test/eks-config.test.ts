@@ -7,6 +7,7 @@ import { ConfigError, parseSettings, type RawConfig } from "../components/config
 import { stackSettings } from "./eks-mocks";
 
 const ADMIN = "arn:aws:iam::111122223333:role/platform-admin";
+const EXISTING_VPC = { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-01234567", "subnet-89abcdef"], privateSubnetIds: ["subnet-11111111", "subnet-22222222"] };
 
 /** Raw config of an eks cluster with `eks` merged over a valid minimum. */
 function eksConfig(eks: Record<string, unknown>, extra: RawConfig = {}): RawConfig {
@@ -88,6 +89,19 @@ describe("EKS stack config", () => {
         ["a malformed Kubernetes version", eksConfig({ kubernetesVersion: "1.35.2" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.35.2" is not a Kubernetes minor version (e.g. 1.35)`],
         ["a Kubernetes version no autoscaler is paired with", eksConfig({ kubernetesVersion: "1.29" }), "eu-west-1", `kubeforge:cluster.eks.kubernetesVersion: "1.29" has no Cluster Autoscaler release paired with it (supported: 1.35, 1.36)`],
         ["a VPC id without subnets", eksConfig({ network: { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-01234567", "subnet-89abcdef"] } }), "eu-west-1", "kubeforge:cluster.eks.network.privateSubnetIds: (missing) must be set together with vpcId and publicSubnetIds (give vpcId, publicSubnetIds and privateSubnetIds, or none to create a VPC)"],
+        [
+            "an existing VPC without internal load-balancer subnets while a service has an internal load balancer",
+            eksConfig({ network: EXISTING_VPC }, { services: { messages: { loadBalancer: "internal" } } }),
+            "eu-west-1",
+            `kubeforge:cluster.eks.network.internalLoadBalancerSubnetIds: (missing) must be set with vpcId when a service has loadBalancer "internal" (messages): subnets for internal load balancers only, one per zone, where no node or pod takes an address, so that a service admits its load balancer without admitting every pod`,
+        ],
+        ["internal load-balancer subnets without an existing VPC", eksConfig({ network: { internalLoadBalancerSubnetIds: ["subnet-33333333", "subnet-44444444"] } }), "eu-west-1", "kubeforge:cluster.eks.network.internalLoadBalancerSubnetIds: [\"subnet-33333333\",\"subnet-44444444\"] is only for an existing VPC (with vpcId); a VPC kubeforge creates gets its own internal load-balancer subnets"],
+        [
+            "internal load-balancer subnets that are the pods' subnets",
+            eksConfig({ network: { ...EXISTING_VPC, internalLoadBalancerSubnetIds: ["subnet-11111111", "subnet-44444444"] } }),
+            "eu-west-1",
+            `kubeforge:cluster.eks.network.internalLoadBalancerSubnetIds: ["subnet-11111111","subnet-44444444"] lists subnet-11111111, which is also a public or private subnet; internal load balancers need subnets of their own, where no node or pod takes an address`,
+        ],
         ["a missing admin principal", { cluster: { flavour: "eks" } }, "eu-west-1", `kubeforge:cluster.eks.adminPrincipalArn: (missing) must be set when cluster.flavour is "eks" (the IAM role or user that administers the cluster)`],
         ["an admin that is not an IAM ARN", eksConfig({ adminPrincipalArn: "admin" }), "eu-west-1", `kubeforge:cluster.eks.adminPrincipalArn: "admin" is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)`],
         ["a preview principal that is not an IAM ARN", eksConfig({ previewPrincipalArn: "arn:aws:sts::111122223333:assumed-role/kubeforge-preview/ci" }), "eu-west-1", `kubeforge:cluster.eks.previewPrincipalArn: "arn:aws:sts::111122223333:assumed-role/kubeforge-preview/ci" is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/kubeforge-preview)`],

@@ -16,10 +16,11 @@ import {
     LOAD_BALANCER_CONTROLLER_POLICY_FILE,
     loadBalancerControllerPolicy,
     managedPolicyArn,
+    podIdentityTrustPolicy,
     secretsKeyUsePolicy,
     serviceTrustPolicy,
 } from "../components/cluster/eks/iam";
-import { clusterAutoscalerImage } from "../components/cluster/eks/controllers";
+import { clusterAutoscalerImage, LOAD_BALANCER_CONTROLLER_CHART } from "../components/cluster/eks/controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks/registry";
 import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks/values";
 
@@ -36,12 +37,15 @@ describe("CIDR arithmetic", () => {
         expect(cidrProblem("10.0.1.0/16")).toBe("has host bits set (did you mean 10.0.0.0/16?)");
     });
 
-    it("gives each zone a large private subnet and a small public one, none overlapping", () => {
+    it("gives each zone a large private subnet and small public and internal load-balancer ones, none overlapping", () => {
         const layout = subnetLayout("10.30.0.0/16", 3);
         expect(layout.private).toEqual(["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"]);
         expect(layout.public).toEqual(["10.30.224.0/23", "10.30.226.0/23", "10.30.228.0/23"]);
+        expect(layout.internalLoadBalancer).toEqual(["10.30.240.0/23", "10.30.242.0/23", "10.30.244.0/23"]);
         const six = subnetLayout("172.16.0.0/20", 6);
-        const blocks = [...six.private, ...six.public].map((c) => parseCidr(c) ?? { address: -1, prefix: 32 });
+        // The smallest VPC's load-balancer subnets (/27) still keep the 8 free addresses the controller requires.
+        expect(six.internalLoadBalancer.every((c) => parseCidr(c)?.prefix === 27)).toBe(true);
+        const blocks = [...six.private, ...six.public, ...six.internalLoadBalancer].map((c) => parseCidr(c) ?? { address: -1, prefix: 32 });
         const ranges = blocks.map((b) => [b.address, b.address + 2 ** (32 - b.prefix)] as const).sort((a, b) => a[0] - b[0]);
         ranges.slice(1).forEach((r, i) => expect(r[0]).toBeGreaterThanOrEqual(ranges[i]?.[1] ?? Infinity));
         expect(() => subnetLayout("10.0.0.0/24", 2)).toThrow("must have a prefix between /16 and /20");
@@ -148,6 +152,18 @@ describe("IAM documents", () => {
         expect(serviceTrustPolicy("ec2.amazonaws.com.cn", false).Statement[0]).toEqual({ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com.cn" }, Action: "sts:AssumeRole" });
     });
 
+    it("trusts Pod Identity for one ServiceAccount of one cluster only, by the session tags EKS sets", () => {
+        const arn = "arn:aws:eks:eu-west-1:1:cluster/c";
+        expect(podIdentityTrustPolicy(arn, "kube-system", "sa").Statement).toEqual([
+            {
+                Effect: "Allow",
+                Principal: { Service: "pods.eks.amazonaws.com" },
+                Action: ["sts:AssumeRole", "sts:TagSession"],
+                Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": arn, "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": "sa" } },
+            },
+        ]);
+    });
+
     it("lets the control plane use only its secrets key, and flow logs write only to their group", () => {
         expect(secretsKeyUsePolicy("arn:aws:kms:eu-west-1:1:key/k").Statement).toEqual([
             { Sid: "EnvelopeEncryption", Effect: "Allow", Action: ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"], Resource: "arn:aws:kms:eu-west-1:1:key/k" },
@@ -160,7 +176,8 @@ describe("IAM documents", () => {
         expect(discover?.Condition).toBeUndefined();
         expect(discover?.Action).not.toContain("autoscaling:SetDesiredCapacity");
         expect(scale?.Action).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
-        expect(scale?.Condition?.StringEquals).toEqual({ "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "owned" });
+        // Both tag keys must exist, whatever values EKS gives them.
+        expect(scale?.Condition).toEqual({ Null: { "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "false", "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeforge-prod": "false" } });
     });
 
     it("keeps the customer-managed policies within IAM's 6,144-character limit", () => {
@@ -169,13 +186,21 @@ describe("IAM documents", () => {
         }
     });
 
-    it("vendors the load-balancer controller's policy byte for byte from upstream (policies/README.md), each statement once", () => {
-        // sha256 of docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller@2b150b977b79.
+    it("vendors the load-balancer controller's policy byte for byte from its release (policies/README.md), each statement once", () => {
+        // Size and sha256 of docs/install/iam_policy.json at kubernetes-sigs/aws-load-balancer-controller
+        // tag v3.5.0 (commit 11eb202c97e4), the controller chart 3.5.0 runs.
+        expect(LOAD_BALANCER_CONTROLLER_CHART.version).toBe("3.5.0");
         const bytes = fs.readFileSync(LOAD_BALANCER_CONTROLLER_POLICY_FILE);
-        expect(bytes.length).toBe(8813);
-        expect(createHash("sha256").update(bytes).digest("hex")).toBe("1edbad35b82293e6b610a10e4f1670b93f42f6a0639fdbf331bfb8a53ad447a9");
+        expect(bytes.length).toBe(8955);
+        expect(createHash("sha256").update(bytes).digest("hex")).toBe("16f232c9d9f79366fe949c4550ad517a202380058a9e48d45a4e215044a20a6a");
         const statements = loadBalancerControllerPolicy().Statement.map((s) => JSON.stringify(s));
         expect(new Set(statements).size).toBe(statements.length);
+    });
+
+    it("lets the load-balancer controller modify IP pools only on load balancers tagged as a cluster's, as released v2.13+ does", () => {
+        const withIpPools = loadBalancerControllerPolicy().Statement.filter((s) => ([] as string[]).concat(s.Action).includes("elasticloadbalancing:ModifyIpPools"));
+        expect(withIpPools).toHaveLength(1);
+        expect(withIpPools[0]?.Condition).toEqual({ Null: { "aws:ResourceTag/elbv2.k8s.aws/cluster": "false" } });
     });
 
     it("loads the load-balancer controller's policy from the committed JSON file", () => {

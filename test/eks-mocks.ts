@@ -11,7 +11,7 @@ import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { stackConfig } from "../scripts/stack-files";
 
 /** Every resource recorded by {@link buildEksCluster} so far (cluster names keep runs apart). */
-const recorded: RecordedResource[] = [];
+const recordedResources: RecordedResource[] = [];
 
 /** Settings from Pulumi.<stack>.yaml, optionally with raw `kubeforge:*` overrides and under another stack name. */
 export function stackSettings(stack: string, override: (raw: RawConfig) => void = () => undefined, as = stack): Settings {
@@ -32,7 +32,7 @@ export async function buildEksCluster(settings: Settings): Promise<EksCluster> {
         cluster = createCluster(settings);
         return {};
     });
-    recorded.push(...run.resources);
+    recordedResources.push(...run.resources);
     if (!(cluster instanceof EksCluster)) throw new Error(`stack ${settings.stack} did not build an EksCluster`);
     return cluster;
 }
@@ -42,14 +42,19 @@ export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
 }
 
+/** Every resource recorded so far. */
+export function recorded(): readonly RecordedResource[] {
+    return recordedResources;
+}
+
 /** Recorded resources of a type whose name starts with `prefix`. */
 export function ofType(type: string, prefix = ""): RecordedResource[] {
-    return recorded.filter((r) => r.type === type && r.name.startsWith(prefix));
+    return recordedResources.filter((r) => r.type === type && r.name.startsWith(prefix));
 }
 
 /** The one recorded resource of a type and name. */
 export function one(type: string, name: string): RecordedResource {
-    const found = recorded.filter((r) => r.type === type && r.name === name);
+    const found = recordedResources.filter((r) => r.type === type && r.name === name);
     if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length} (have: ${ofType(type).map((r) => r.name).join(", ")})`);
     return found[0] as RecordedResource;
 }

@@ -29,34 +29,35 @@ describe("the program on the prod EKS cluster", () => {
         expect(String(program.run.outputs.kubeconfig)).toContain('"get-token","--cluster-name","kubeforge-prod","--region","eu-west-1"');
     });
 
-    it("gives each service its own NLB: backend internet-facing, messages and reports internal to the VPC", () => {
+    it("gives each service its own NLB of the load-balancer controller's class: backend internet-facing in the public subnets, messages and reports internal in their own subnets", () => {
         const services = program.k8s("Service").filter((s) => s.spec?.type === "LoadBalancer");
         expect(services.map((s) => s.metadata?.name).sort()).toEqual(["backend-public", "messages-internal", "reports-internal"]);
+        const subnetIds = (kind: string) => [0, 1, 2].map((i) => `${cluster}-network-${kind}-${i}-id`);
         for (const s of services) {
             const scope = s.metadata!.name!.endsWith("-public") ? "public" : "internal";
-            expect(s.metadata?.annotations, s.metadata?.name).toEqual(nlbAnnotations(scope, "/readyz"));
+            expect(s.metadata?.annotations, s.metadata?.name).toEqual(nlbAnnotations(scope, "/readyz", subnetIds(scope === "public" ? "public" : "internal-lb")));
+            expect(s.spec?.loadBalancerClass, s.metadata?.name).toBe("service.k8s.aws/nlb");
         }
     });
 
-    it("admits each NLB only from the subnets its interfaces live in, never the whole VPC", () => {
+    it("admits each NLB only from the subnets its interfaces live in, never the whole VPC or the pods' subnets", () => {
         const subnetCidrs = (kind: string) => [0, 1, 2].map((i) => String(program.named("aws:ec2/subnet:Subnet", `${cluster}-network-${kind}-${i}`).inputs.cidrBlock));
         const lbPeers = (service: string) => {
             const [allow] = program.k8s("NetworkPolicy", `${service}-allow`);
             return ((allow?.spec?.ingress as { from: { ipBlock?: { cidr: string } }[] }[] | undefined) ?? []).flatMap((rule) => rule.from.flatMap((f) => (f.ipBlock ? [f.ipBlock.cidr] : [])));
         };
         expect(lbPeers("backend")).toEqual(subnetCidrs("public"));
-        expect(lbPeers("messages")).toEqual(subnetCidrs("private"));
-        expect(lbPeers("reports")).toEqual(subnetCidrs("private"));
+        expect(lbPeers("messages")).toEqual(subnetCidrs("internal-lb"));
+        expect(lbPeers("reports")).toEqual(subnetCidrs("internal-lb"));
         const policies = JSON.stringify(program.k8s("NetworkPolicy"));
-        expect(policies).not.toContain("10.30.0.0/16");
-        expect(policies).not.toContain("0.0.0.0/0");
+        for (const cidr of ["10.30.0.0/16", "0.0.0.0/0", ...subnetCidrs("private")]) expect(policies).not.toContain(cidr);
     });
 
     it("labels the namespace for pod readiness gates, and keeps terminating pods serving past the NLB's deregistration", () => {
         expect(program.k8s("Namespace")[0]?.metadata?.labels).toMatchObject(READINESS_GATE_LABEL);
         for (const d of program.k8s("Deployment")) {
             const pod = (d.spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: { lifecycle: { preStop: { sleep: { seconds: number } } } }[] } } }).template.spec;
-            const annotations = nlbAnnotations("public", "/readyz");
+            const annotations = nlbAnnotations("public", "/readyz", []);
             const deregistration = Number(/timeout_seconds=(\d+)/.exec(annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] ?? "")?.[1]);
             expect(pod.containers[0]!.lifecycle.preStop.sleep.seconds).toBeGreaterThan(deregistration);
             expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(pod.containers[0]!.lifecycle.preStop.sleep.seconds);
@@ -77,6 +78,14 @@ describe("the program on the prod EKS cluster", () => {
         for (const r of waiting) {
             for (const urn of needed) expect(r.options.dependencies.some((dep) => dep.endsWith(urn)), `${r.name} waits for ${urn}`).toBe(true);
         }
+    });
+
+    it("sends every Kubernetes object and Helm release through the cluster's provider, which waits for the admin access check", () => {
+        const provider = program.named("pulumi:providers:kubernetes", `${cluster}-k8s`);
+        expect(provider.options.dependencies.some((d) => d.endsWith(`command:local:Command::${cluster}-admin-access`))).toBe(true);
+        const k8sResources = program.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+        expect(k8sResources.map((r) => r.name)).toEqual(expect.arrayContaining(["platform-namespace", "platform-metrics-server", "backend-deployment", `${cluster}-cluster-autoscaler`]));
+        for (const r of k8sResources) expect(r.options.provider, r.name).toContain(`::${cluster}-k8s::`);
     });
 
     it("builds each image for the nodes' platform and pushes it to the service's ECR repository with ECR credentials", () => {

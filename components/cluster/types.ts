@@ -36,7 +36,7 @@ export type LoadBalancerScope = "public" | "internal";
 /** What a Service of type LoadBalancer needs on a cluster. */
 export interface LoadBalancerSpec {
     /** Annotations of the Service (may be empty). */
-    annotations: Record<string, string>;
+    annotations: pulumi.Input<Record<string, string>>;
     /**
      * CIDRs the load balancer's traffic (health checks included) reaches the pods from; the
      * service's NetworkPolicy admits these on the container port.
@@ -55,6 +55,12 @@ export interface LoadBalancerSpec {
      * (cloud-provider-kind publishes ports only when it creates a load balancer). Default false.
      */
     recreateOnPortChange?: boolean;
+    /**
+     * `spec.loadBalancerClass` of the Service, naming the load-balancer implementation that must
+     * reconcile it (EKS: the AWS Load Balancer Controller's `service.k8s.aws/nlb`); immutable
+     * once set. Default none: the cluster's default implementation.
+     */
+    loadBalancerClass?: string;
 }
 
 /** What every cluster flavour gives the rest of the program. */
@@ -84,7 +90,7 @@ export interface KubeCluster {
     readonly registry?: ImageRegistry;
     /**
      * Resources workloads must wait for that data flow does not already imply (nodes, the
-     * load-balancer controller's webhook).
+     * load-balancer controller, whose pod webhook adds NLB readiness gates to new pods).
      */
     readonly workloadDependencies: pulumi.Resource[];
     /** What a user needs to know about this flavour's cluster, exported as the `cluster` stack output (no secrets). */

@@ -26,24 +26,25 @@ export const ADDONS_BEFORE_NODES: readonly EksAddonName[] = ["vpc-cni", "kube-pr
 export interface EksAddonArgs {
     /** Cluster to install into. */
     clusterName: pulumi.Input<string>;
-    /** Kubernetes minor version the default add-on version is looked up for. */
-    kubernetesVersion: string;
-    /** Pinned version; default: the add-on's default version for the Kubernetes version (looked up in the region). */
+    /**
+     * Pinned version. Default: none given, so EKS picks the version when it creates the add-on
+     * and the stack keeps whatever is installed (@pulumi/aws 7.48.0 Addon `addonVersion` is
+     * optional and computed). A version looked up at every preview instead
+     * (`aws.eks.getAddonVersion`) would make the drift check report a change each time AWS moves
+     * its default; to upgrade an add-on (after a Kubernetes upgrade, say), pin it.
+     */
     version?: string;
 }
 
-/** One EKS managed add-on, its version pinned in config or resolved for the Kubernetes version. */
+/** One EKS managed add-on, at its pinned version or the one EKS installed it with. */
 export function eksAddon(name: string, addon: EksAddonName, args: EksAddonArgs, opts: pulumi.CustomResourceOptions & { provider: aws.Provider }): aws.eks.Addon {
-    const { parent, provider } = opts;
-    const addonVersion =
-        args.version ?? aws.eks.getAddonVersionOutput({ addonName: addon, kubernetesVersion: args.kubernetesVersion, mostRecent: false }, { parent, provider }).version;
     const configuration = ADDON_CONFIGURATION[addon];
     return new aws.eks.Addon(
         `${name}-${addon}`,
         {
             clusterName: args.clusterName,
             addonName: addon,
-            addonVersion,
+            addonVersion: args.version,
             configurationValues: configuration === undefined ? undefined : JSON.stringify(configuration),
             // The stack is the source of truth: settings drifted by hand are put back.
             resolveConflictsOnCreate: "OVERWRITE",

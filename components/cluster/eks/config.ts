@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { percent } from "../../formats";
-import { cidrProblem, CLUSTER_AUTOSCALER_IMAGES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
+import { cidrProblem, CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
 
 const cidr = z.string().superRefine((value, ctx) => {
     const problem = cidrProblem(value);
@@ -14,13 +14,14 @@ const cidr = z.string().superRefine((value, ctx) => {
 const iamPrincipalArn = (exampleRole: string) =>
     z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, `is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/${exampleRole})`);
 const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(MAX_NODES, `must be at most ${MAX_NODES}`);
+const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const eksIdList = (kind: string, pattern: RegExp, example: string) =>
     z.array(z.string().regex(pattern, `is not a ${kind} id (e.g. ${example})`)).min(2, "must list at least two (EKS needs two availability zones)");
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
-/** EKS add-ons the cluster installs; a version pinned here wins over the default for the Kubernetes version. */
+/** EKS add-ons the cluster installs; a version pinned in addonVersions is installed, others keep the version EKS created them with. */
 export const EKS_ADDONS = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns"] as const;
 const addonVersion = z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$/, "is not an EKS add-on version (e.g. v1.19.2-eksbuild.1)").optional();
 
@@ -39,14 +40,28 @@ const eksNetworkSchema = z
         natGateways: z.enum(["perZone", "single"]).default("perZone"),
         /** Existing VPC to use instead of creating one (give with both subnet lists). */
         vpcId: z.string().regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, "is not a VPC id (e.g. vpc-0123456789abcdef0)").optional(),
-        /** Existing public subnets (load balancers), with vpcId. */
-        publicSubnetIds: eksIdList("subnet", /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, "subnet-0123456789abcdef0").optional(),
+        /** Existing public subnets (internet-facing load balancers, NAT), with vpcId. */
+        publicSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
         /** Existing private subnets (nodes, pods), with vpcId. */
-        privateSubnetIds: eksIdList("subnet", /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, "subnet-0123456789abcdef0").optional(),
+        privateSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
+        /**
+         * Existing subnets for internal load balancers only, one per zone, where no node or pod
+         * takes an address; with vpcId, required when a service has loadBalancer `internal`.
+         */
+        internalLoadBalancerSubnetIds: eksIdList("subnet", SUBNET_ID, "subnet-0123456789abcdef0").optional(),
     })
     .superRefine((n, ctx) => {
         const existing = { vpcId: n.vpcId, publicSubnetIds: n.publicSubnetIds, privateSubnetIds: n.privateSubnetIds };
         const given = Object.entries(existing).filter(([, v]) => v !== undefined).map(([k]) => k);
+        if (n.internalLoadBalancerSubnetIds !== undefined) {
+            if (n.vpcId === undefined) {
+                ctx.addIssue({ code: "custom", path: ["internalLoadBalancerSubnetIds"], message: "is only for an existing VPC (with vpcId); a VPC kubeforge creates gets its own internal load-balancer subnets" });
+            }
+            const shared = n.internalLoadBalancerSubnetIds.filter((id) => [...(n.privateSubnetIds ?? []), ...(n.publicSubnetIds ?? [])].includes(id));
+            if (shared.length > 0) {
+                ctx.addIssue({ code: "custom", path: ["internalLoadBalancerSubnetIds"], message: `lists ${shared.join(", ")}, which is also a public or private subnet; internal load balancers need subnets of their own, where no node or pod takes an address` });
+            }
+        }
         if (given.length === 0 || given.length === 3) return;
         for (const key of Object.keys(existing).filter((k) => !given.includes(k))) {
             ctx.addIssue({ code: "custom", path: [key], message: `must be set together with ${given.join(" and ")} (give vpcId, publicSubnetIds and privateSubnetIds, or none to create a VPC)` });
@@ -88,7 +103,7 @@ export const eksSchema = z
         kubernetesVersion: z
             .string()
             .regex(/^1\.[0-9]{2}$/, "is not a Kubernetes minor version (e.g. 1.35)")
-            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_IMAGES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_IMAGES).join(", ")})`)
+            .refine((v) => !/^1\.[0-9]{2}$/.test(v) || v in CLUSTER_AUTOSCALER_RELEASES, `has no Cluster Autoscaler release paired with it (supported: ${Object.keys(CLUSTER_AUTOSCALER_RELEASES).join(", ")})`)
             .default("1.35"),
         /**
          * What happens when kubernetesVersion leaves EKS standard support: STANDARD (EKS upgrades the
@@ -111,7 +126,7 @@ export const eksSchema = z
         logRetentionDays: z.number().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `is not a CloudWatch retention period (allowed: ${LOG_RETENTION_DAYS.join(", ")})`).default(90),
         /** Images each ECR repository keeps (older ones expire); default 30. */
         keepImages: z.number().int("must be a whole number").min(1, "must be at least 1").max(1000, "must be at most 1000").default(30),
-        /** Pinned add-on versions; an add-on left out gets the default version for kubernetesVersion. */
+        /** Pinned add-on versions; an add-on left out keeps the version EKS installed it with (pin one to upgrade it). */
         addonVersions: z.strictObject(Object.fromEntries(EKS_ADDONS.map((a) => [a, addonVersion])) as Record<(typeof EKS_ADDONS)[number], typeof addonVersion>).default({}),
         network: eksNetworkSchema.prefault({}),
         /** Instance types and node counts over the whole cluster; default {@link DEFAULT_NODES_PER_ZONE} times the zone count. */
@@ -142,10 +157,12 @@ export type EksSettings = z.infer<typeof eksSchema>;
 /**
  * Checks of an eks block that need more than the block, for a stack whose flavour is eks:
  * `aws:region` must be set, an admin principal given (and a preview principal, if any, must be
- * another), and production must not open the API endpoint to the whole internet. Fills in the
+ * another), production must not open the API endpoint to the whole internet, and an existing VPC
+ * must name internal load-balancer subnets when `internalServices` (the services with
+ * loadBalancer `internal`) is not empty. Fills in the
  * region. One line per problem, keys under `ns`.
  */
-export function eksStackProblems(eks: EksSettings, environment: string | undefined, awsRegion: string | undefined, ns: string): string[] {
+export function eksStackProblems(eks: EksSettings, environment: string | undefined, awsRegion: string | undefined, internalServices: readonly string[], ns: string): string[] {
     const problems: string[] = [];
     if (awsRegion === undefined || awsRegion === "") {
         problems.push(`aws:region: (missing) must be set when ${ns}:cluster.flavour is "eks" (e.g. pulumi config set aws:region eu-west-1)`);
@@ -159,6 +176,11 @@ export function eksStackProblems(eks: EksSettings, environment: string | undefin
     }
     if (eks.previewPrincipalArn !== undefined && eks.previewPrincipalArn === eks.adminPrincipalArn) {
         problems.push(`${ns}:cluster.eks.previewPrincipalArn: ${JSON.stringify(eks.previewPrincipalArn)} is the admin principal; previews need a read-only principal of their own (and EKS allows one access entry per principal)`);
+    }
+    if (eks.network.vpcId !== undefined && eks.network.internalLoadBalancerSubnetIds === undefined && internalServices.length > 0) {
+        problems.push(
+            `${ns}:cluster.eks.network.internalLoadBalancerSubnetIds: (missing) must be set with vpcId when a service has loadBalancer "internal" (${internalServices.join(", ")}): subnets for internal load balancers only, one per zone, where no node or pod takes an address, so that a service admits its load balancer without admitting every pod`,
+        );
     }
     if (environment === "production") {
         eks.publicAccessCidrs.forEach((c, i) => {

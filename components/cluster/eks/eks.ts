@@ -19,8 +19,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, type Settings } from "../../config";
 import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
+import { adminAccessCheck } from "./access";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
-import { clusterAutoscaler, CONTROLLER_NAMESPACE, loadBalancerController } from "./controllers";
+import { clusterAutoscaler, CONTROLLER_NAMESPACE, LOAD_BALANCER_CLASS, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
 import { EksNetwork } from "./network";
 import { previewAccess } from "./preview-access";
@@ -46,20 +47,24 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /**
  * Annotations that make the AWS Load Balancer Controller give a Service of type LoadBalancer its
- * own NLB (internet-facing or internal) sending traffic straight to pod IPs, health-checking each
- * pod over HTTP on its readiness path (so a draining pod leaves the target group), with a short
- * deregistration delay; with a certificate, a TLS listener on 443.
+ * own NLB (internet-facing or internal) in exactly `subnetIds` (one per zone), sending traffic
+ * straight to pod IPs from the NLB's own addresses (client-IP preservation off), health-checking
+ * each pod over HTTP on its readiness path (so a draining pod leaves the target group), with a
+ * short deregistration delay; with a certificate, a TLS listener on 443. Every key is one the controller parses at v3.5.0 (test/eks-load-balancer-controller.test.ts).
  */
-export function nlbAnnotations(scope: LoadBalancerScope, healthPath: string, certificateArn?: string): Record<string, string> {
+export function nlbAnnotations(scope: LoadBalancerScope, healthPath: string, subnetIds: readonly string[], certificateArn?: string): Record<string, string> {
     const prefix = "service.beta.kubernetes.io/aws-load-balancer";
     return {
         [`${prefix}-type`]: "external",
         [`${prefix}-nlb-target-type`]: "ip",
         [`${prefix}-scheme`]: scope === "public" ? "internet-facing" : "internal",
+        [`${prefix}-subnets`]: subnetIds.join(","),
         [`${prefix}-healthcheck-protocol`]: "http",
         [`${prefix}-healthcheck-port`]: "traffic-port",
         [`${prefix}-healthcheck-path`]: healthPath,
-        [`${prefix}-target-group-attributes`]: `deregistration_delay.timeout_seconds=${DEREGISTRATION_DELAY_SECONDS}`,
+        // Client-IP preservation off (the default of IP targets, set so it stays): pods see the
+        // NLB's own addresses, which is what their NetworkPolicy admits.
+        [`${prefix}-target-group-attributes`]: `preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=${DEREGISTRATION_DELAY_SECONDS}`,
         ...(certificateArn ? {
             [`${prefix}-ssl-cert`]: certificateArn,
             [`${prefix}-ssl-ports`]: "443",
@@ -129,8 +134,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly clusterName: pulumi.Output<string>;
     readonly drainSeconds = NLB_DRAIN_SECONDS;
     readonly namespaceLabels: Record<string, string> = { ...READINESS_GATE_LABEL };
-    /** Where each scope's NLB interfaces live (see {@link loadBalancer}). */
-    private readonly loadBalancerSubnetCidrs: Record<LoadBalancerScope, pulumi.Input<string>[]>;
+    /** The subnets each scope's NLBs are placed in, and their CIDRs (see {@link loadBalancer}). */
+    private readonly loadBalancerSubnets: Record<LoadBalancerScope, { ids: pulumi.Input<string>[]; cidrs: pulumi.Input<string>[] }>;
     /** ACM certificate of the TLS listeners of internet-facing NLBs, if any. */
     private readonly certificateArn?: string;
     readonly hasZones = true;
@@ -235,7 +240,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             },
             childOpts,
         );
-        const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, kubernetesVersion: eks.kubernetesVersion, version: eks.addonVersions[addon] });
+        const addonArgs = (addon: keyof EksSettings["addonVersions"]) => ({ clusterName, version: eks.addonVersions[addon] });
         const nodeAddons = ADDONS_BEFORE_NODES.map((addon) => eksAddon(name, addon, addonArgs(addon), childOpts));
         // One node group per zone, each in its zone's private subnet. Services spread pods over zones
         // as a hard constraint; the Cluster Autoscaler models a new node on a group's template, so
@@ -257,8 +262,12 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
                         updateConfig: { maxUnavailablePercentage: eks.nodes.maxUnavailablePercentage },
                         launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply(String) },
                         nodeRepairConfig: { enabled: true },
-                        // Cluster Autoscaler auto-discovery tags (EKS puts the same on the node group's Auto Scaling group).
-                        tags: { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
+                        // No Cluster Autoscaler tags here: tags of a node group stay on the node group
+                        // (the EKS API reference of Nodegroup `tags` says they do not propagate, its
+                        // Auto Scaling group included; not re-read offline). EKS tags the group for
+                        // auto-discovery itself: "Nodes launched as part of a managed node group are
+                        // automatically tagged for auto-discovery by the Kubernetes Cluster Autoscaler"
+                        // (awsdocs/amazon-eks-user-guide latest/ug/nodes/managed-node-groups.adoc).
                     },
                     // The Cluster Autoscaler owns the node count once the group exists.
                     { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
@@ -270,14 +279,20 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.kubeconfig = pulumi.secret(
             pulumi.all([clusterName, this.cluster.endpoint, this.cluster.certificateAuthority.data]).apply(([n, endpoint, ca]) => eksKubeconfig(n, endpoint, ca, eks.region)),
         );
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
+        // Nothing talks to the API until the admin access entry is in effect (./access.ts).
+        const adminAccess = adminAccessCheck(
+            `${name}-admin-access`,
+            { clusterName, region: eks.region, endpoint: this.cluster.endpoint, certificateAuthorityData: this.cluster.certificateAuthority.data, association: adminPolicy },
+            { parent: this, dependsOn: [adminPolicy] },
+        );
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy, adminAccess] });
         if (eks.previewPrincipalArn) {
             // Every Helm release of the program is in kube-system: the controllers' and metrics-server's (components/platform.ts).
             previewAccess(name, { clusterName, partition: partition.partition, principalArn: eks.previewPrincipalArn, releaseNamespaces: [CONTROLLER_NAMESPACE], k8sProvider: this.provider, awsProvider }, this);
         }
         // Controllers and workloads need nodes and cluster DNS.
         const running = [...nodeGroups, coredns];
-        const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
+        const controllerArgs = { clusterName, clusterArn: this.cluster.arn, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };
         clusterAutoscaler(name, controllerArgs, this);
         const lbController = loadBalancerController(name, network.vpcId, controllerArgs, this);
 
@@ -298,22 +313,35 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.endpoint = this.cluster.endpoint;
         this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
         this.nodeGroupNames = pulumi.all(nodeGroups.map((g) => g.nodeGroupName));
-        this.loadBalancerSubnetCidrs = { public: network.publicSubnetCidrs, internal: network.privateSubnetCidrs };
+        this.loadBalancerSubnets = {
+            public: { ids: network.publicSubnetIds, cidrs: network.publicSubnetCidrs },
+            internal: { ids: network.internalLoadBalancerSubnetIds, cidrs: network.internalLoadBalancerSubnetCidrs },
+        };
         this.certificateArn = eks.loadBalancerCertificateArn;
-        // Public Services need the load-balancer controller's webhook before they are created.
+        // The services' pods get their NLB readiness gates from the controller's pod webhook, which
+        // fails open: pods created before the controller runs would roll out without them.
         this.workloadDependencies = [...running, lbController];
         this.details = { endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames, region: eks.region };
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, oidcIssuer: this.oidcIssuer, nodeGroupNames: this.nodeGroupNames });
     }
 
     /**
-     * Its own NLB with IP targets. With IP targets and client-IP preservation off (their default),
-     * an NLB reaches pods from its own interfaces' addresses, health checks included: those of the
-     * public subnets for an internet-facing NLB, of the private subnets for an internal one. So a
-     * public service admits only the public subnets, not every pod of the VPC.
+     * Its own NLB with IP targets, of the load-balancer controller's class, in the scope's own
+     * subnets: the public ones for an internet-facing NLB, the internal load-balancer subnets for an
+     * internal one. With IP targets and client-IP preservation off (their default), an NLB reaches
+     * pods from its own interfaces' addresses, health checks included (aws-load-balancer-controller
+     * v3.5.0 docs/guide/service/nlb.md: "NLB Subnet CIDRs"), and no node or pod takes an address in
+     * those subnets: so a service admits exactly its load balancers, not every pod of the VPC.
      */
     loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec {
+        const subnets = this.loadBalancerSubnets[scope];
+        if (subnets.ids.length === 0) throw new Error(`the EKS cluster has no subnets for ${scope} load balancers (set kubeforge:cluster.eks.network.internalLoadBalancerSubnetIds)`);
         const tls = scope === "public" ? this.certificateArn : undefined;
-        return { annotations: nlbAnnotations(scope, healthPath, tls), sourceRanges: this.loadBalancerSubnetCidrs[scope], ...(tls ? { port: 443 } : {}) };
+        return {
+            annotations: pulumi.all(subnets.ids).apply((ids) => nlbAnnotations(scope, healthPath, ids, tls)),
+            loadBalancerClass: LOAD_BALANCER_CLASS,
+            sourceRanges: subnets.cidrs,
+            ...(tls ? { port: 443 } : {}),
+        };
     }
 }

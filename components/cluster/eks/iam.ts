@@ -75,10 +75,13 @@ export const NODE_ROLE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEC2Contai
 
 /**
  * Permissions of the Cluster Autoscaler, from its AWS README ("Full Cluster Autoscaler Features
- * Policy", kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md): read-only
- * discovery anywhere; the two mutating actions only on Auto Scaling groups tagged as this
- * cluster's, which EKS tags every managed node group's group with (the README's advice to
- * restrict the second block with tag conditions).
+ * Policy", kubernetes/autoscaler cluster-autoscaler-1.35.2 cluster-autoscaler/cloudprovider/aws/README.md):
+ * read-only discovery anywhere; the two mutating actions only on Auto Scaling groups that carry
+ * both auto-discovery tag keys of this cluster (the README's advice to restrict the second block
+ * with tag conditions). The condition asks only that the keys exist (`Null: false`), whatever
+ * their values: auto-discovery itself matches keys only ("a value is not given for the tags and in
+ * this case any value will be ignored", the same README), and the values EKS writes on a managed
+ * node group's Auto Scaling group are not documented anywhere readable here.
  */
 export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
     return {
@@ -106,14 +109,37 @@ export function clusterAutoscalerPolicy(clusterName: string): PolicyDocument {
                 Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
                 Resource: "*",
                 Condition: {
-                    StringEquals: {
-                        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
-                        [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned",
+                    Null: {
+                        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "false",
+                        [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "false",
                     },
                 },
             },
         ],
     };
+}
+
+/**
+ * Trust policy of a role for one ServiceAccount through EKS Pod Identity: `pods.eks.amazonaws.com`
+ * may assume it and tag the session, and only for that ServiceAccount of that cluster, by the
+ * session tags Pod Identity sets: the EKS user guide's pod-id-role page shows this trust policy
+ * with `aws:RequestTag/kubernetes-namespace` and `aws:RequestTag/kubernetes-service-account`
+ * conditions (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html), and lists the
+ * session tags, `eks-cluster-arn` among them (awsdocs/amazon-eks-user-guide
+ * latest/ug/manage-access/aws-access/service-accounts.adoc, "List of session tags added by EKS Pod
+ * Identity"). Another cluster of the account, or another ServiceAccount, cannot use the role even
+ * if associated with it.
+ */
+export function podIdentityTrustPolicy(clusterArn: string, namespace: string, serviceAccount: string): PolicyDocument {
+    const condition = {
+        StringEquals: {
+            "aws:RequestTag/eks-cluster-arn": clusterArn,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": serviceAccount,
+        },
+    };
+    const trust = serviceTrustPolicy("pods.eks.amazonaws.com");
+    return { ...trust, Statement: trust.Statement.map((s) => ({ ...s, Condition: condition })) };
 }
 
 /** Where the AWS Load Balancer Controller's official IAM policy is kept (see policies/README.md). */

@@ -1,7 +1,9 @@
 /**
- * The EKS cluster's network: a VPC with one public and one private subnet per availability zone,
- * NAT for the private subnets, subnet tags the AWS Load Balancer Controller discovers subnets by;
- * or an existing VPC and subnets, tagged the same way.
+ * The EKS cluster's network: a VPC with, per availability zone, a public subnet (NAT gateways,
+ * internet-facing load balancers), a private subnet (nodes and pods) and a small subnet for
+ * internal load balancers alone, so a NetworkPolicy can admit an internal load balancer's
+ * addresses without admitting the pods; NAT for the private subnets; the subnet tags the AWS Load
+ * Balancer Controller discovers subnets by. Or an existing VPC and subnets, tagged the same way.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,7 +18,7 @@ export function clusterTagKey(clusterName: string): string {
 
 /** Tag the load-balancer controller picks subnets for internet-facing load balancers by. */
 export const PUBLIC_ELB_TAG = "kubernetes.io/role/elb";
-/** Tag the load-balancer controller picks subnets for internal load balancers by. */
+/** Tag the load-balancer controller picks subnets for internal load balancers by (only the internal load-balancer subnets carry it). */
 export const INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb";
 
 export interface EksNetworkArgs {
@@ -45,8 +47,12 @@ export class EksNetwork extends pulumi.ComponentResource {
     readonly privateSubnetIds: pulumi.Output<string>[];
     /** IPv4 CIDRs of the public subnets, where internet-facing load balancers' interfaces live. */
     readonly publicSubnetCidrs: pulumi.Output<string>[];
-    /** IPv4 CIDRs of the private subnets, where internal load balancers' interfaces (and the pods) live. */
+    /** IPv4 CIDRs of the private subnets, where nodes and pods take their addresses. */
     readonly privateSubnetCidrs: pulumi.Output<string>[];
+    /** Subnets of internal load balancers, one per zone; empty for an existing VPC that names none. */
+    readonly internalLoadBalancerSubnetIds: pulumi.Output<string>[];
+    /** IPv4 CIDRs of {@link internalLoadBalancerSubnetIds}: the addresses internal NLBs reach pods from. */
+    readonly internalLoadBalancerSubnetCidrs: pulumi.Output<string>[];
 
     constructor(name: string, args: EksNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksNetwork", name, {}, opts);
@@ -59,18 +65,23 @@ export class EksNetwork extends pulumi.ComponentResource {
             this.vpcCidr = aws.ec2.getVpcOutput({ id: network.vpcId }, childOpts).cidrBlock;
             this.publicSubnetIds = network.publicSubnetIds.map((id) => pulumi.output(id));
             this.privateSubnetIds = network.privateSubnetIds.map((id) => pulumi.output(id));
+            const internalLbIds = network.internalLoadBalancerSubnetIds ?? [];
+            this.internalLoadBalancerSubnetIds = internalLbIds.map((id) => pulumi.output(id));
             const cidrOf = (id: string) => aws.ec2.getSubnetOutput({ id }, childOpts).cidrBlock;
             this.publicSubnetCidrs = network.publicSubnetIds.map(cidrOf);
             this.privateSubnetCidrs = network.privateSubnetIds.map(cidrOf);
-            // Existing subnets get the tags the load-balancer controller discovers them by.
-            const tagSubnets = (ids: string[], roleTag: string) =>
+            this.internalLoadBalancerSubnetCidrs = internalLbIds.map(cidrOf);
+            // Existing subnets get the tags the load-balancer controller discovers them by; the
+            // private ones only the cluster tag, so no internal load balancer lands among the pods.
+            const tagSubnets = (ids: string[], roleTag?: string) =>
                 ids.forEach((id) => {
-                    for (const [key, value] of Object.entries({ ...clusterTag, [roleTag]: "1" })) {
+                    for (const [key, value] of Object.entries({ ...clusterTag, ...(roleTag ? { [roleTag]: "1" } : {}) })) {
                         new aws.ec2.Tag(`${name}-${id}-${key.replace(/\//g, "-")}`, { resourceId: id, key, value }, childOpts);
                     }
                 });
             tagSubnets(network.publicSubnetIds, PUBLIC_ELB_TAG);
-            tagSubnets(network.privateSubnetIds, INTERNAL_ELB_TAG);
+            tagSubnets(network.privateSubnetIds);
+            tagSubnets(internalLbIds, INTERNAL_ELB_TAG);
         } else {
             const zones = network.availabilityZones;
             const layout = subnetLayout(network.vpcCidr, zones);
@@ -95,22 +106,28 @@ export class EksNetwork extends pulumi.ComponentResource {
             const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, childOpts);
             const publicRoutes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public` } }, childOpts);
 
-            const subnet = (kind: "public" | "private", i: number, roleTag: string) =>
+            const kinds = { public: "public", private: "private", internalLoadBalancer: "internal-lb" } as const;
+            const subnet = (kind: keyof typeof kinds, i: number, roleTag?: string) =>
                 new aws.ec2.Subnet(
-                    `${name}-${kind}-${i}`,
+                    `${name}-${kinds[kind]}-${i}`,
                     {
                         vpcId: vpc.id,
                         cidrBlock: layout[kind][i] ?? "",
                         availabilityZone: zoneNames.apply((n) => n[i] ?? ""),
                         mapPublicIpOnLaunch: false,
-                        tags: { Name: `${name}-${kind}-${i}`, [roleTag]: "1", ...clusterTag },
+                        tags: { Name: `${name}-${kinds[kind]}-${i}`, ...(roleTag ? { [roleTag]: "1" } : {}), ...clusterTag },
                     },
                     childOpts,
                 );
             const zoneIndexes = [...Array(zones).keys()];
             const publicSubnets = zoneIndexes.map((i) => subnet("public", i, PUBLIC_ELB_TAG));
-            const privateSubnets = zoneIndexes.map((i) => subnet("private", i, INTERNAL_ELB_TAG));
+            const privateSubnets = zoneIndexes.map((i) => subnet("private", i));
+            const internalLbSubnets = zoneIndexes.map((i) => subnet("internalLoadBalancer", i, INTERNAL_ELB_TAG));
             publicSubnets.forEach((s, i) => new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }, childOpts));
+            // Internal load balancers talk only inside the VPC: a table with just the local route,
+            // so what the VPC's main route table holds never matters to them.
+            const internalLbRoutes = new aws.ec2.RouteTable(`${name}-internal-lb`, { vpcId: vpc.id, routes: [], tags: { Name: `${name}-internal-lb` } }, childOpts);
+            internalLbSubnets.forEach((s, i) => new aws.ec2.RouteTableAssociation(`${name}-internal-lb-${i}`, { subnetId: s.id, routeTableId: internalLbRoutes.id }, childOpts));
 
             // One NAT gateway per zone keeps a zone outage from cutting the others off; `single` saves money.
             const natCount = network.natGateways === "perZone" ? zones : 1;
@@ -130,7 +147,9 @@ export class EksNetwork extends pulumi.ComponentResource {
             this.privateSubnetIds = privateSubnets.map((s) => s.id);
             this.publicSubnetCidrs = publicSubnets.map((s) => s.cidrBlock);
             this.privateSubnetCidrs = privateSubnets.map((s) => s.cidrBlock);
+            this.internalLoadBalancerSubnetIds = internalLbSubnets.map((s) => s.id);
+            this.internalLoadBalancerSubnetCidrs = internalLbSubnets.map((s) => s.cidrBlock);
         }
-        this.registerOutputs({ vpcId: this.vpcId, vpcCidr: this.vpcCidr, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
+        this.registerOutputs({ vpcId: this.vpcId, vpcCidr: this.vpcCidr, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds, internalLoadBalancerSubnetIds: this.internalLoadBalancerSubnetIds });
     }
 }

@@ -112,13 +112,17 @@ export const MAX_ZONES = 6;
 export interface SubnetLayout {
     public: string[];
     private: string[];
+    internalLoadBalancer: string[];
 }
 
 /**
  * Subnets for `zones` availability zones in `vpcCidr`. The VPC is cut in eighths: eighth i
  * (i < 6) is zone i's private subnet, where nodes and, through the VPC CNI, every pod take their
- * addresses (a /19 each in a /16); the last eighth is cut in sixteenths for the public subnets,
- * which only hold NAT gateways and load-balancer interfaces (a /23 each in a /16).
+ * addresses (a /19 each in a /16); the last eighth is cut in sixteenths: the first six for the
+ * public subnets, which only hold NAT gateways and internet-facing load balancers' interfaces,
+ * sixteenths 8 to 13 for the internal load balancers' own subnets, where nothing else takes an
+ * address (a /23 each in a /16, a /27 in a /20: an NLB takes one address per subnet, and the
+ * load-balancer controller skips subnets with fewer than 8 free).
  */
 export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
     const vpc = parseCidr(vpcCidr);
@@ -127,11 +131,12 @@ export function subnetLayout(vpcCidr: string, zones: number): SubnetLayout {
         throw new Error(`VPC CIDR ${vpcCidr} must have a prefix between /${VPC_PREFIX_RANGE.min} and /${VPC_PREFIX_RANGE.max}`);
     }
     if (!Number.isInteger(zones) || zones < 1 || zones > MAX_ZONES) throw new Error(`zone count ${zones} must be between 1 and ${MAX_ZONES}`);
-    const publicEighth = subBlock(vpc, vpc.prefix + 3, 7);
+    const lastEighth = subBlock(vpc, vpc.prefix + 3, 7);
     const zoneIndexes = [...Array(zones).keys()];
     return {
         private: zoneIndexes.map((i) => formatCidr(subBlock(vpc, vpc.prefix + 3, i))),
-        public: zoneIndexes.map((i) => formatCidr(subBlock(publicEighth, vpc.prefix + 7, i))),
+        public: zoneIndexes.map((i) => formatCidr(subBlock(lastEighth, vpc.prefix + 7, i))),
+        internalLoadBalancer: zoneIndexes.map((i) => formatCidr(subBlock(lastEighth, vpc.prefix + 7, 8 + i))),
     };
 }
 
@@ -199,14 +204,33 @@ export function dockerPlatform(amiType: ReturnType<typeof al2023AmiType>): "linu
     return amiType === "AL2023_ARM_64_STANDARD" ? "linux/arm64" : "linux/amd64";
 }
 
+/** One Cluster Autoscaler release for a Kubernetes minor: the chart that installs it and the image it runs. */
+export interface ClusterAutoscalerRelease {
+    /** Version of the `cluster-autoscaler` chart (https://kubernetes.github.io/autoscaler). */
+    chart: string;
+    /** `tag@digest` of registry.k8s.io/autoscaling/cluster-autoscaler. */
+    image: string;
+}
+
 /**
- * Cluster Autoscaler image (`tag@digest` on registry.k8s.io/autoscaling/cluster-autoscaler) per
- * Kubernetes minor version: the autoscaler's minor must match the control plane's (its README:
- * "we don't do ANY cross version testing"), so a Kubernetes version is supported only once an
- * autoscaler release is paired with it here. 1.34 is left out: it leaves EKS standard support on
- * 2026-12-02.
+ * Cluster Autoscaler chart and image per Kubernetes minor version, a pair whose RBAC is checked
+ * (test/cluster-autoscaler-rbac.test.ts): the chart's ClusterRole and Role must grant every list,
+ * watch and write the autoscaler at that tag makes. The autoscaler's minor must match the control
+ * plane's (its README: "We don't do cross version testing or compatibility testing in other
+ * environments"), so a Kubernetes version is supported only once a release is paired with it
+ * here. 1.34 is left out: it leaves EKS standard support on 2026-12-02.
+ *
+ * Chart 9.59.0 (kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0) is the newest chart;
+ * the autoscaler from 1.35 on always runs its DRA informers, whose `resource.k8s.io` rule arrived
+ * in chart 9.54.0 (commit d4a3ca1d9b). No chart defaults to these images (9.59.0's `image.tag` is
+ * v1.35.0), so the image is always set here. Images: the newest patch of each minor (tags
+ * cluster-autoscaler-1.35.2 and cluster-autoscaler-1.36.1, both 2026-07-22). The digests were
+ * recorded by an earlier session; no official source readable offline records them (the
+ * registry's promotion manifest, kubernetes/k8s.io registry.k8s.io/images/k8s-staging-autoscaling/images.yaml,
+ * is not fetchable here), so confirm them before a real deploy with
+ * `crane digest registry.k8s.io/autoscaling/cluster-autoscaler:<tag>`.
  */
-export const CLUSTER_AUTOSCALER_IMAGES: Readonly<Record<string, string>> = {
-    "1.35": "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
-    "1.36": "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4",
+export const CLUSTER_AUTOSCALER_RELEASES: Readonly<Record<string, ClusterAutoscalerRelease>> = {
+    "1.35": { chart: "9.59.0", image: "v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d" },
+    "1.36": { chart: "9.59.0", image: "v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4" },
 };
