@@ -49,3 +49,29 @@ describe("the Node.js CI tests with", () => {
         for (const step of steps) expect(step, step.file).toMatchObject({ with: { "node-version-file": ".node-version" } });
     });
 });
+
+// Issue #13: the messages tests start Debian's redis-server themselves; CI must have it.
+describe("the Redis server the messages tests start", () => {
+    it("is installed by .ci/run, only when missing, before npm ci", () => {
+        const script = read(".ci", "run");
+        const check = script.indexOf("if ! command -v redis-server");
+        expect(check).toBeGreaterThan(script.indexOf('export PATH="${node_dir}/package/bin:${PATH}"'));
+        expect(script.indexOf("apt-get install -y -qq --no-install-recommends redis-server")).toBeGreaterThan(check);
+        expect(script.indexOf("apt-get install")).toBeLessThan(script.indexOf("npm ci"));
+    });
+
+    it("is installed by every workflow job that runs npm test, before it", () => {
+        const dir = join(PROJECT_ROOT, ".github", "workflows");
+        const jobs = readdirSync(dir).flatMap((file) => {
+            const workflow = parse(readFileSync(join(dir, file), "utf8")) as { jobs: Record<string, { steps?: { run?: string }[] }> };
+            return Object.entries(workflow.jobs).map(([name, job]) => ({ job: `${file} ${name}`, runs: (job.steps ?? []).map((s) => s.run ?? "") }));
+        });
+        const testing = jobs.filter((j) => j.runs.includes("npm test"));
+        expect(testing.length).toBeGreaterThan(0);
+        for (const { job, runs } of testing) {
+            const install = runs.findIndex((r) => /apt-get install .*redis-server/.test(r));
+            expect(install, job).toBeGreaterThanOrEqual(0);
+            expect(install, job).toBeLessThan(runs.indexOf("npm test"));
+        }
+    });
+});
