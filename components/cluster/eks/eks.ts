@@ -20,12 +20,13 @@ import { CONFIG_NAMESPACE, type Settings } from "../../config";
 import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
+import { ElastiCacheStore } from "./cache";
 import { clusterAutoscaler, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
 import { EksNetwork } from "./network";
 import { EcrRegistry } from "./registry";
 import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
-import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
+import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec, ManagedStoreArgs, StoreEndpoint } from "../types";
 
 /** Control-plane log types shipped to CloudWatch. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
@@ -147,6 +148,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly cluster: aws.eks.Cluster;
     /** KMS key encrypting Kubernetes secrets (protected in production). */
     readonly secretsKey: aws.kms.Key;
+    /** What a managed store needs of the cluster: its network, its nodes' security group, the AWS provider. */
+    private readonly storePlacement: Omit<ConstructorParameters<typeof ElastiCacheStore>[1], keyof ManagedStoreArgs>;
 
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksCluster", name, {}, opts);
@@ -294,6 +297,14 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         this.oidcIssuer = this.cluster.identities.apply((ids) => ids[0]?.oidcs?.[0]?.issuer ?? "");
         this.nodeGroupNames = pulumi.all(nodeGroups.map((g) => g.nodeGroupName));
         this.loadBalancerSubnetCidrs = { public: network.publicSubnetCidrs, internal: network.privateSubnetCidrs };
+        this.storePlacement = {
+            vpcId: network.vpcId,
+            subnetIds: network.privateSubnetIds,
+            subnetCidrs: network.privateSubnetCidrs,
+            clientSecurityGroupId: this.cluster.vpcConfig.clusterSecurityGroupId,
+            production,
+            provider: awsProvider,
+        };
         this.certificateArn = eks.loadBalancerCertificateArn;
         // Public Services need the load-balancer controller's webhook before they are created.
         this.workloadDependencies = [...running, lbController];
@@ -310,5 +321,10 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     loadBalancer(scope: LoadBalancerScope, healthPath: string): LoadBalancerSpec {
         const tls = scope === "public" ? this.certificateArn : undefined;
         return { annotations: nlbAnnotations(scope, healthPath, tls), sourceRanges: this.loadBalancerSubnetCidrs[scope], ...(tls ? { port: 443 } : {}) };
+    }
+
+    /** ElastiCache for Valkey in the private subnets, reachable from the cluster's nodes and pods ({@link ElastiCacheStore}). */
+    managedStore(name: string, args: ManagedStoreArgs, opts: pulumi.ComponentResourceOptions): StoreEndpoint {
+        return new ElastiCacheStore(name, { ...args, ...this.storePlacement }, opts);
     }
 }
