@@ -13,7 +13,7 @@ import { existingClusterShape } from "./cluster/existing/config";
 import { kindSchema } from "./cluster/kind/config";
 import { CLUSTER_FLAVOURS } from "./cluster/types";
 import { CPU_QUANTITY, cpuMillis, DNS_LABEL, imageReferenceProblem, MEMORY_QUANTITY, memoryBytes, percent } from "./formats";
-import { resolveStore, STORE_NAME, storeSchema, type StoreSettings } from "./store/config";
+import { IN_CLUSTER_DEFAULTS, resolveStore, STORE_NAME, storeSchema, type StoreSettings } from "./store/config";
 
 /** The config namespace: every key is `kubeforge:<key>`. */
 export const CONFIG_NAMESPACE = "kubeforge";
@@ -317,8 +317,10 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     }
 
     let store: StoreSettings | undefined;
-    const storeBlock = storeSchema.default({}).safeParse(raw.store);
-    if (!storeBlock.success) problems.push(...formatIssues("store", storeBlock.error, raw.store, storeSchema));
+    // The in-cluster defaults go in before validation, so a rule across fields names the value in force.
+    const rawStore = isPlainObject(raw.store) && isPlainObject(raw.store.incluster) ? { ...raw.store, incluster: deepMerge(IN_CLUSTER_DEFAULTS, raw.store.incluster) } : raw.store;
+    const storeBlock = storeSchema.default({}).safeParse(rawStore);
+    if (!storeBlock.success) problems.push(...formatIssues("store", storeBlock.error, rawStore, storeSchema));
     else if (cluster.success && environment.success) {
         const secret = (providerConfig.secretKeys ?? []).includes(`${CONFIG_NAMESPACE}:store`);
         const resolved = resolveStore(storeBlock.data, { flavour: cluster.data.flavour, production: environment.data === "production", secret }, `${CONFIG_NAMESPACE}:store`);

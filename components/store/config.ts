@@ -50,14 +50,20 @@ const cpu = z.string().regex(CPU_QUANTITY, "is not a CPU quantity (e.g. 250m, 0.
 const memory = z.string().regex(MEMORY_QUANTITY, "is not a memory quantity (e.g. 128Mi, 1Gi)");
 const wholeNumber = z.number().int("must be a whole number");
 
+/** In-cluster store defaults: a 1Gi volume, 100m CPU and 256Mi of memory (the limit equal to the request). */
+export const IN_CLUSTER_DEFAULTS = {
+    storage: "1Gi",
+    resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "256Mi" } },
+} as const;
+
 const inClusterSchema = z
     .strictObject({
         /** Size of its volume (a PersistentVolumeClaim on the default StorageClass); default 1Gi. */
-        storage: memory.default("1Gi"),
+        storage: memory.default(IN_CLUSTER_DEFAULTS.storage),
         resources: z
             .strictObject({
-                requests: z.strictObject({ cpu: cpu.default("100m"), memory: memory.default("256Mi") }).prefault({}),
-                limits: z.strictObject({ cpu: cpu.optional(), memory: memory.default("256Mi") }).prefault({}),
+                requests: z.strictObject({ cpu: cpu.default(IN_CLUSTER_DEFAULTS.resources.requests.cpu), memory: memory.default(IN_CLUSTER_DEFAULTS.resources.requests.memory) }).prefault({}),
+                limits: z.strictObject({ cpu: cpu.optional(), memory: memory.default(IN_CLUSTER_DEFAULTS.resources.limits.memory) }).prefault({}),
             })
             .prefault({}),
     })
@@ -186,8 +192,9 @@ export function resolveStore(block: z.infer<typeof storeSchema>, ctx: StoreConte
 }
 
 /**
- * Why `url` is not a store URL (`redis://` or `rediss://`, a host, an optional port), or its
- * port when it is one. Never repeats the URL.
+ * Why `url` is not a store URL, or its port when it is one: the rules messages applies to its
+ * `STORE_URL` (services/messages/src/app.ts, storeUrlVar): `redis://` or `rediss://`, a host, an
+ * optional port, an optional database number 0-15 as the path, no query. Never repeats the URL.
  */
 export function storeUrlProblem(url: string): string | { port: number } {
     let parsed: URL;
@@ -198,5 +205,8 @@ export function storeUrlProblem(url: string): string | { port: number } {
     }
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return "is not a redis:// or rediss:// URL";
     if (parsed.hostname === "") return "has no host";
+    if (parsed.search !== "" || parsed.hash !== "") return "must not have a query or fragment";
+    const path = parsed.pathname.replace(/^\//, "");
+    if (path !== "" && !/^([0-9]|1[0-5])$/.test(path)) return "has a path that is not a database number 0-15";
     return { port: parsed.port === "" ? STORE_PORT : Number(parsed.port) };
 }
