@@ -130,6 +130,15 @@ describe("bad store config: one line naming the key, the value and what is allow
     });
 });
 
+describe("an encrypted external URL read without the CLI", () => {
+    it("says it cannot be read offline, in one line", () => {
+        const store = { kind: "external", external: { url: { secure: "v1:c2VjcmV0:Y2lwaGVy" }, cidrs: ["10.8.0.0/24"] } };
+        expect(problems({ store }, ["kubeforge:store"])).toEqual([
+            "kubeforge:store.external.url: (encrypted) cannot be read without the Pulumi CLI (npm run synth and doctor do not decrypt secrets); pulumi preview and up read it",
+        ]);
+    });
+});
+
 describe("storeUrlProblem", () => {
     it.each([
         ["redis://store:6379", { port: 6379 }],

@@ -100,7 +100,7 @@ const externalSchema = z.strictObject({
      * `redis://` or `rediss://` URL, with the password if it needs one; required, and only as a
      * Pulumi secret (`pulumi config set --secret --path store.external.url <url>`).
      */
-    url: z.string().optional(),
+    url: z.union([z.string(), z.strictObject({ secure: z.string() })], { error: "is not a URL string" }).optional(),
     /** IPv4 CIDRs the store's addresses are in: messages' NetworkPolicy admits its port there and nowhere else new. Required. */
     cidrs: z.array(z.string().superRefine((value, ctx) => {
         const problem = cidrProblem(value);
@@ -173,9 +173,14 @@ export function resolveStore(block: z.infer<typeof storeSchema>, ctx: StoreConte
             return problems.length > 0 ? { problems } : { settings, problems };
         }
         case "external": {
-            const { url, cidrs } = block.external ?? {};
+            const { url: given, cidrs } = block.external ?? {};
+            // A stack file read without the CLI (synth, doctor) has the ciphertext: `{secure: ...}`.
+            const encrypted = typeof given === "object";
+            const url = typeof given === "string" ? given : undefined;
             const address = url === undefined ? undefined : storeUrlProblem(url);
-            if (url === undefined) {
+            if (encrypted) {
+                problems.push(`${key}.external.url: (encrypted) cannot be read without the Pulumi CLI (npm run synth and doctor do not decrypt secrets); pulumi preview and up read it`);
+            } else if (url === undefined) {
                 problems.push(`${key}.external.url: (missing) must be set for kind "external" (pulumi config set --secret --path ${key.replace(/^[^:]+:/, "")}.external.url rediss://...)`);
             } else if (typeof address === "string") {
                 problems.push(`${key}.external.url: (not shown: a secret) ${address}`);
