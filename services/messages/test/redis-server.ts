@@ -15,10 +15,10 @@ import { freePort } from "../../kit/test/support";
 export const MISSING_REDIS =
     "redis-server is not installed: the messages tests need a real Redis server; install it with `apt-get install -y redis-server` (Debian/Ubuntu; .ci/run does this)";
 
-/** Path of redis-server, or throws {@link MISSING_REDIS}. */
-export function redisServerPath(): string {
+/** Path of redis-server on `path` (default this process's PATH), or throws {@link MISSING_REDIS}. */
+export function redisServerPath(path = process.env.PATH ?? ""): string {
     try {
-        return execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim();
+        return execFileSync("/bin/sh", ["-c", "command -v redis-server"], { encoding: "utf8", env: { PATH: path } }).trim();
     } catch {
         throw new Error(MISSING_REDIS);
     }

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ChildService, type JsonResponse, request, spawnService } from "../../kit/test/support";
 import type { Message } from "../src/store";
-import { RedisServer } from "./redis-server";
+import { MISSING_REDIS, RedisServer, redisServerPath } from "./redis-server";
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -41,6 +41,15 @@ const messagesOf = (response: JsonResponse) => (response.body as { messages: Mes
 function burst(urls: string[], publishes: number, topicOf: (i: number) => string): Promise<JsonResponse[]> {
     return Promise.all(Array.from({ length: publishes }, (_, i) => publish(urls[i % urls.length]!, topicOf(i), `m${i}`)));
 }
+
+describe("the test store", () => {
+    it("is a real redis-server, and a missing one fails with the install command, in one line", () => {
+        expect(redisServerPath()).toMatch(/\/redis-server$/);
+        expect(() => redisServerPath("/nonexistent")).toThrow(MISSING_REDIS);
+        expect(MISSING_REDIS).not.toContain("\n");
+        expect(MISSING_REDIS).toContain("apt-get install -y redis-server");
+    });
+});
 
 describe("two replicas on one store", () => {
     it("reads through one replica what was published through the other", async () => {
