@@ -76,10 +76,12 @@ export class Store extends pulumi.ComponentResource implements StoreAccess {
                 endpoint = { url, egress: { to: [{ podSelector: { matchLabels: storeSelector(args.stack) } }], ports: [{ protocol: "TCP", port: STORE_PORT }] } };
                 break;
             }
-            case "elasticache":
-                endpoint = managedStore!(`${name}-elasticache`, { ...settings, password }, { parent: this });
+            case "elasticache": {
+                const { nodeType, nodes, engineVersion, snapshotRetentionDays } = settings;
+                endpoint = managedStore!(`${name}-elasticache`, { nodeType, nodes, engineVersion, snapshotRetentionDays, password }, { parent: this });
                 secret = credentials(endpoint.url);
                 break;
+            }
             case "external":
                 endpoint = {
                     url: pulumi.secret(settings.url),

@@ -98,8 +98,8 @@ export interface ValkeyStoreArgs {
 
 /** Valkey in the cluster, reachable only from its clients. */
 export class ValkeyStore extends pulumi.ComponentResource {
-    /** In-cluster host name of the store's Service. */
-    readonly host: pulumi.Output<string>;
+    /** The in-cluster Service `store` (ClusterIP, on the store's port) the clients dial. */
+    readonly service: k8s.core.v1.Service;
     /** The StatefulSet. */
     readonly statefulSet: k8s.apps.v1.StatefulSet;
 
@@ -119,17 +119,17 @@ export class ValkeyStore extends pulumi.ComponentResource {
             data: { "valkey.conf": conf },
         }, child);
 
-        const service = new k8s.core.v1.Service(`${name}-service`, {
+        // On the container port itself: the clients' egress rule to the pod matches what they dial.
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata,
             spec: { type: "ClusterIP", selector, ports: [{ name: "valkey", port: STORE_PORT, targetPort: "valkey", protocol: "TCP" }] },
         }, child);
-        this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
 
         const password = { secretKeyRef: { name: args.credentialsSecret, key: "password" } };
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
             metadata,
             spec: {
-                serviceName: service.metadata.name,
+                serviceName: this.service.metadata.name,
                 // One primary: Valkey replicas would need Sentinel to fail over; a restarted pod
                 // finds its data on the volume.
                 replicas: 1,
@@ -215,6 +215,6 @@ export class ValkeyStore extends pulumi.ComponentResource {
             },
         }, child);
 
-        this.registerOutputs({ host: this.host });
+        this.registerOutputs({ service: this.service.metadata.name, statefulSet: this.statefulSet.metadata.name });
     }
 }
