@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type RunningService } from "@kubeforge/service-kit";
 import { request, runToExit, startInProcess } from "../../kit/test/support";
 import { messages, messagesEnv } from "../src/app";
+import { MAX_RECONNECT_DELAY_MS, reconnectDelay } from "../src/store";
 import { RedisServer } from "./redis-server";
 
 let redis: RedisServer;
@@ -172,5 +173,15 @@ describe("store environment", () => {
         } finally {
             await redis.command("AUTH s3cret", 'CONFIG SET requirepass ""');
         }
+    });
+});
+
+describe("reconnecting", () => {
+    it("backs off from 50 ms, doubling, never more than a second apart (plus up to 50 ms of jitter)", () => {
+        const delays = Array.from({ length: 40 }, (_, i) => reconnectDelay(i + 1));
+        expect(delays[0]).toBeGreaterThanOrEqual(50);
+        expect(delays[0]).toBeLessThan(100);
+        for (const d of delays) expect(d).toBeLessThan(MAX_RECONNECT_DELAY_MS + 50);
+        expect(delays.slice(10).every((d) => d >= MAX_RECONNECT_DELAY_MS)).toBe(true);
     });
 });
