@@ -13,12 +13,13 @@ import { existingClusterShape } from "./cluster/existing/config";
 import { kindSchema, kindStackProblems } from "./cluster/kind/config";
 import { CLUSTER_FLAVOURS } from "./cluster/types";
 import { CPU_QUANTITY, cpuMillis, DNS_LABEL, imageReferenceProblem, MEMORY_QUANTITY, memoryBytes, percent } from "./formats";
+import { IN_CLUSTER_DEFAULTS, resolveStore, STORE_NAME, storeSchema, type StoreSettings } from "./store/config";
 
 /** The config namespace: every key is `kubeforge:<key>`. */
 export const CONFIG_NAMESPACE = "kubeforge";
 
 /** Top-level keys this program reads; any other `kubeforge:*` key is a typo and rejected. */
-export const TOP_LEVEL_KEYS = ["environment", "namespace", "cluster", "services"] as const;
+export const TOP_LEVEL_KEYS = ["environment", "namespace", "cluster", "store", "services"] as const;
 
 /** The three services every stack gets unless it disables them. */
 export const DEFAULT_SERVICE_NAMES = ["backend", "messages", "reports"] as const;
@@ -73,6 +74,7 @@ const serviceSchema = z
         loadBalancer: z.enum(["public", "internal", "none"]),
         metricsPort: z.number().int("must be a whole number").min(1024, "must be at least 1024 (the container runs without privileges)").max(65535, "must be at most 65535"),
         callers: z.array(z.string()),
+        store: z.boolean(),
         env: z.record(z.string().regex(envName, "is not a valid environment variable name"), z.string()),
         health: z.strictObject({
             liveness: z.string().startsWith("/", "must be a path starting with /"),
@@ -133,6 +135,7 @@ export const SERVICE_DEFAULTS = {
     loadBalancer: "public",
     metricsPort: 9464,
     callers: [] as string[],
+    store: false,
     env: {} as Record<string, string>,
     health: { liveness: "/healthz", readiness: "/readyz" },
 };
@@ -150,7 +153,8 @@ export function builtInServiceDefaults(name: string): Record<string, unknown> {
         case "backend":
             return node;
         case "messages":
-            return { ...node, callers: ["backend"] };
+            // Its topics live in the store, so every replica sees every message.
+            return { ...node, callers: ["backend"], store: true };
         case "reports":
             return { ...node, callers: ["backend"], resources: { ...node.resources, requests: { cpu: "250m", memory: "256Mi" } } };
         default:
@@ -165,6 +169,7 @@ export function builtInServiceDefaults(name: string): Record<string, unknown> {
 export type Environment = z.infer<typeof environmentSchema>;
 export type BuildSettings = z.infer<typeof buildSchema>;
 export type ClusterSettings = z.infer<typeof clusterSchema>;
+export type { StoreSettings } from "./store/config";
 
 /** One service, fully defaulted and validated. */
 export type ServiceSettings = z.infer<typeof serviceSchema> & {
@@ -183,6 +188,8 @@ export interface Settings {
     /** Namespace the services run in. */
     namespace: string;
     cluster: ClusterSettings;
+    /** The store the services with `store: true` keep their state in. */
+    store: StoreSettings;
     /** Enabled services only, in config order (the three defaults first). */
     services: ServiceSettings[];
 }
@@ -278,6 +285,8 @@ export type RawConfig = Record<string, Json>;
 export interface ProviderConfig {
     /** `aws:region`: where the eks flavour builds the cluster. */
     awsRegion?: string;
+    /** Config keys (`kubeforge:store`, ...) the stack holds as Pulumi secrets; default none. */
+    secretKeys?: readonly string[];
 }
 
 /**
@@ -303,6 +312,18 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     const cluster = clusterSchema.default(clusterSchema.parse({})).safeParse(raw.cluster);
     if (!cluster.success) problems.push(...formatIssues("cluster", cluster.error, raw.cluster, clusterSchema));
 
+    let store: StoreSettings | undefined;
+    // The in-cluster defaults go in before validation, so a rule across fields names the value in force.
+    const rawStore = isPlainObject(raw.store) && isPlainObject(raw.store.incluster) ? { ...raw.store, incluster: deepMerge(IN_CLUSTER_DEFAULTS, raw.store.incluster) } : raw.store;
+    const storeBlock = storeSchema.default({}).safeParse(rawStore);
+    if (!storeBlock.success) problems.push(...formatIssues("store", storeBlock.error, rawStore, storeSchema));
+    else if (cluster.success && environment.success) {
+        const secret = (providerConfig.secretKeys ?? []).includes(`${CONFIG_NAMESPACE}:store`);
+        const resolved = resolveStore(storeBlock.data, { flavour: cluster.data.flavour, production: environment.data === "production", secret }, `${CONFIG_NAMESPACE}:store`);
+        problems.push(...resolved.problems);
+        store = resolved.settings;
+    }
+
     const services = parseServices(raw.services, problems);
 
     if (cluster.success && cluster.data.flavour === "kind") {
@@ -313,10 +334,10 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
         problems.push(...eksStackProblems(cluster.data.eks, environment.data, providerConfig.awsRegion, internal, CONFIG_NAMESPACE));
     }
 
-    if (problems.length > 0 || !environment.success || !namespace.success || !cluster.success) {
+    if (problems.length > 0 || !environment.success || !namespace.success || !cluster.success || !store) {
         throw new ConfigError(problems);
     }
-    return { project, stack, environment: environment.data, namespace: namespace.data, cluster: cluster.data, services };
+    return { project, stack, environment: environment.data, namespace: namespace.data, cluster: cluster.data, store, services };
 }
 
 function parseServices(rawServices: Json, problems: string[]): ServiceSettings[] {
@@ -333,6 +354,10 @@ function parseServices(rawServices: Json, problems: string[]): ServiceSettings[]
         const key = `services.${name}`;
         if (!DNS_LABEL.test(name)) {
             problems.push(`${CONFIG_NAMESPACE}:${key}: ${JSON.stringify(name)} is not a valid service name (lower-case letters, digits and -, starting with a letter, at most 40 characters)`);
+            continue;
+        }
+        if (name === STORE_NAME) {
+            problems.push(`${CONFIG_NAMESPACE}:${key}: "${name}" is the name of the store's objects; call the service something else`);
             continue;
         }
         const override = overrides[name];
@@ -369,22 +394,33 @@ function parseServices(rawServices: Json, problems: string[]): ServiceSettings[]
 
 /**
  * Validate a stack's whole config map (`namespace:key` to value, as Pulumi holds it): the
- * `kubeforge:*` keys, and `aws:region` for the EKS flavour.
+ * `kubeforge:*` keys, and `aws:region` for the EKS flavour. `secretKeys` are the keys the stack
+ * holds as secrets.
  */
-export function settingsFromConfig(config: Record<string, Json>, project: string, stack: string): Settings {
+export function settingsFromConfig(config: Record<string, Json>, project: string, stack: string, secretKeys: readonly string[] = []): Settings {
     const raw: RawConfig = {};
     const prefix = `${CONFIG_NAMESPACE}:`;
     for (const [key, value] of Object.entries(config)) {
         if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
     }
     const region = config["aws:region"];
-    return parseSettings(raw, project, stack, { awsRegion: typeof region === "string" ? region : undefined });
+    return parseSettings(raw, project, stack, { awsRegion: typeof region === "string" ? region : undefined, secretKeys });
 }
 
-/** Read the running stack's config and validate it. */
+/**
+ * `isConfigSecret` is exported by @pulumi/pulumi's runtime (runtime/config.js) but marked
+ * `@internal`, so its .d.ts leaves it out. It reads `PULUMI_CONFIG_SECRET_KEYS`, the keys the CLI
+ * holds as secrets; an object-valued key with any `--secret --path` value under it is itself
+ * secure (pulumi/pulumi sdk/go/common/resource/config/value.go, NewSecureObjectValue). Without
+ * the function no key counts as secret, and an external store URL is refused rather than trusted.
+ */
+const secretConfig = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+
+/** Read the running stack's config (and which keys it holds as secrets) and validate it. */
 export function loadSettings(): Settings {
     const all = Object.fromEntries(Object.entries(pulumi.runtime.allConfig()).map(([key, text]) => [key, parseConfigValue(text)]));
-    return settingsFromConfig(all, pulumi.getProject(), pulumi.getStack());
+    const secretKeys = Object.keys(all).filter((key) => secretConfig.isConfigSecret?.(key) === true);
+    return settingsFromConfig(all, pulumi.getProject(), pulumi.getStack(), secretKeys);
 }
 
 /** Pulumi hands structured config over as JSON text and scalars as plain text. */

@@ -1,6 +1,7 @@
 /**
  * Value formats shared by the config schemas of the program and of each cluster flavour:
- * names, Kubernetes quantities, image references, percentages. Pure, tested directly.
+ * names, Kubernetes quantities, image references, percentages, IPv4 CIDR blocks. Pure, tested
+ * directly.
  */
 import { z } from "zod";
 
@@ -55,3 +56,46 @@ export function pinnedByTagAndDigest(ref: string): boolean {
 
 /** A whole percentage, 1 to 100. */
 export const percent = z.number().int("must be a whole number").min(1, "must be at least 1").max(100, "must be at most 100");
+
+/** An IPv4 CIDR block: network address as a 32-bit unsigned number and prefix length. */
+export interface Ipv4Cidr {
+    address: number;
+    prefix: number;
+}
+
+const CIDR_SYNTAX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** Parse `a.b.c.d/n`; undefined when it is not IPv4 CIDR syntax (octets 0..255, prefix 0..32). */
+export function parseCidr(text: string): Ipv4Cidr | undefined {
+    const m = CIDR_SYNTAX.exec(text);
+    if (!m) return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const prefix = Number(m[5]);
+    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    return { address, prefix };
+}
+
+/** `a.b.c.d/n` for a parsed block. */
+export function formatCidr({ address, prefix }: Ipv4Cidr): string {
+    const octets = [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256);
+    return `${octets.join(".")}/${prefix}`;
+}
+
+/** The block with its host bits cleared (what AWS stores for `10.0.0.1/16`: `10.0.0.0/16`). */
+export function canonicalCidr(c: Ipv4Cidr): Ipv4Cidr {
+    const size = 2 ** (32 - c.prefix);
+    return { address: Math.floor(c.address / size) * size, prefix: c.prefix };
+}
+
+/**
+ * Why a CIDR string is not acceptable, or undefined when it is: it must parse and have no host
+ * bits set.
+ */
+export function cidrProblem(text: string): string | undefined {
+    const c = parseCidr(text);
+    if (!c) return "is not an IPv4 CIDR block (e.g. 10.0.0.0/16)";
+    const canonical = canonicalCidr(c);
+    if (canonical.address !== c.address) return `has host bits set (did you mean ${formatCidr(canonical)}?)`;
+    return undefined;
+}

@@ -1,6 +1,7 @@
 /**
  * One microservice on Kubernetes: ServiceAccount, Deployment, Services, HorizontalPodAutoscaler,
- * PodDisruptionBudget and NetworkPolicies, all derived from validated {@link ServiceSettings}.
+ * PodDisruptionBudget and NetworkPolicies, all derived from validated {@link ServiceSettings};
+ * for a service that keeps state, the store's credentials and an egress rule to it.
  *
  * The component knows nothing about the cluster flavour: the cluster supplies what a load
  * balancer needs (annotations, the CIDRs its traffic comes from), how long a terminating pod must
@@ -31,6 +32,14 @@ export interface Upstream {
     port: number;
 }
 
+/** What a service that keeps its state in the store gets (see components/store/store.ts). */
+export interface StoreAccess {
+    /** Secret with the store's `url` and `password`: `STORE_URL` and `STORE_PASSWORD` come from it by `secretKeyRef`, never as plain values. */
+    readonly credentialsSecret: pulumi.Input<string>;
+    /** The NetworkPolicy egress rule that reaches the store (and nothing else). */
+    readonly egress: k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+}
+
 /** The cluster traits a service depends on. */
 export type ClusterTraits = Pick<KubeCluster, "loadBalancer" | "drainSeconds" | "hasZones">;
 
@@ -47,6 +56,8 @@ export interface MicroserviceArgs {
     upstreams?: Upstream[];
     /** The cluster: its load balancers, the drain time of a terminating pod, whether nodes span zones. */
     cluster: ClusterTraits;
+    /** The store, for a service with `store: true`: its credentials as `STORE_URL`/`STORE_PASSWORD` and an egress rule to it. Default none. */
+    store?: StoreAccess;
 }
 
 /** The `app.kubernetes.io/*` labels every object of a service carries. */
@@ -151,6 +162,7 @@ export class Microservice extends pulumi.ComponentResource {
     constructor(name: string, args: MicroserviceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:microservice:Microservice", name, {}, opts);
         const svc = args.service;
+        if (svc.store && !args.store) throw new Error(`${name}: the service keeps its state in the store (store: true) but was given none`);
         // A component's dependsOn does not reach its children; the workloads are what must wait.
         const child = { parent: this, dependsOn: opts?.dependsOn };
         const { cluster } = args;
@@ -175,6 +187,10 @@ export class Microservice extends pulumi.ComponentResource {
                 name: upstreamEnvName(u.name),
                 value: pulumi.output(args.namespace).apply((ns) => serviceUrl(u.name, ns, u.port)),
             })),
+            ...(args.store ? [
+                { name: "STORE_URL", valueFrom: { secretKeyRef: { name: args.store.credentialsSecret, key: "url" } } },
+                { name: "STORE_PASSWORD", valueFrom: { secretKeyRef: { name: args.store.credentialsSecret, key: "password" } } },
+            ] : []),
             { name: "PORT", value: String(svc.port) },
             { name: "METRICS_PORT", value: String(svc.metricsPort) },
         ];
@@ -308,6 +324,7 @@ export class Microservice extends pulumi.ComponentResource {
                         to: [{ podSelector: { matchLabels: selectorLabels(u.name, args.stack) } }],
                         ports: [{ protocol: "TCP", port: u.port }],
                     })),
+                    ...(args.store ? [args.store.egress] : []),
                 ],
             },
         }, child);

@@ -4,7 +4,7 @@
  * by the tests.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 
 /** One registered resource or component, as the synth contract describes it (plus options). */
@@ -36,6 +36,16 @@ export interface RecordedResource {
     custom: boolean;
     /** URN the mock monitor gave it. */
     urn: string;
+}
+
+/** How a secret input is recorded (`{ <sig key>: <secret sig>, value }`, as @pulumi/pulumi's runtime/rpc serializes it). */
+export interface RecordedSecret {
+    value: unknown;
+}
+
+/** Whether a recorded input is a secret. */
+export function isSecretValue(value: unknown): value is RecordedSecret {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
 }
 
 /** A program run under mocks. */
@@ -96,6 +106,19 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             break;
         case "aws:ecr/repository:Repository":
             state.repositoryUrl = `${FAKE_ACCOUNT}.dkr.ecr.${FAKE_REGION}.amazonaws.com/${String(inputs.name ?? name)}`;
+            break;
+        case "random:index/randomPassword:RandomPassword": {
+            // Letters and digits of the requested length, stable per name (never a real secret).
+            const length = Number(inputs.length ?? 16);
+            state.result = Array.from({ length: Math.ceil(length / 8) }, (_, i) => shortHash(`${name}-${i}`)).join("").slice(0, length);
+            break;
+        }
+        case "aws:elasticache/subnetGroup:SubnetGroup":
+            state.name = inputs.name ?? name;
+            break;
+        case "aws:elasticache/replicationGroup:ReplicationGroup":
+            state.primaryEndpointAddress = `master.${name}.${shortHash(name).slice(0, 6)}.euw1.cache.amazonaws.com`;
+            state.arn = `arn:aws:elasticache:${FAKE_REGION}:${FAKE_ACCOUNT}:replicationgroup:${name}`;
             break;
         case "command:local:Command":
             // What the command printed; for the kind cluster, its kubeconfig.
@@ -173,6 +196,14 @@ const runtimeSettings = settings as unknown as { waitForRPCs(): Promise<void>; g
 /** Provider state a test wants instead of the fake one (merged over it), or undefined. */
 export type StateOverride = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
 
+/** How {@link runUnderMocks} runs the program beyond its config. */
+export interface RunOptions {
+    /** Provider state a test wants instead of the fake one; default none. */
+    override?: StateOverride;
+    /** Config keys to hold as secrets, as the CLI does for values set with `--secret`; default none. */
+    secretKeys?: string[];
+}
+
 /**
  * Run `load()` (which must import the program afresh) under mocks with `config`, and return every
  * resource it registered, in registration order, and its stack outputs.
@@ -182,16 +213,16 @@ export async function runUnderMocks(
     config: Record<string, unknown>,
     load: () => Promise<Record<string, unknown>>,
     project = "kubeforge",
-    override?: StateOverride,
+    options: RunOptions = {},
 ): Promise<ProgramRun> {
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-    pulumi.runtime.setAllConfig(flat);
+    pulumi.runtime.setAllConfig(flat, options.secretKeys ?? []);
 
     await pulumi.runtime.setMocks({
         newResource: (args) => {
             const inputs = args.inputs as Record<string, unknown>;
-            return { id: args.custom ? `${args.name}-id` : undefined, state: { ...fakeState(args.type, args.name, inputs), ...override?.(args.type, args.name, inputs) } };
+            return { id: args.custom ? `${args.name}-id` : undefined, state: { ...fakeState(args.type, args.name, inputs), ...options.override?.(args.type, args.name, inputs) } };
         },
         call: (args) => fakeCall(args.token, args.inputs as Record<string, unknown>),
     }, project, stack, false);
@@ -205,7 +236,7 @@ export async function runUnderMocks(
             type: req.getType(),
             name: req.getName(),
             parent: req.getParent() ? req.getParent().split("::").pop() ?? null : null,
-            inputs: deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]) as Record<string, unknown>,
+            inputs: rpc.deserializeProperties(req.getObject() as Parameters<typeof rpc.deserializeProperties>[0]) as Record<string, unknown>,
             options: {
                 protect: req.getProtect(),
                 ignoreChanges: req.getIgnorechangesList(),

@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { runUnderMocks, type RecordedResource } from "./mocks";
+import { isSecretValue, runUnderMocks, type RecordedResource } from "./mocks";
 import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 import { userFile } from "./user-files";
 
@@ -26,14 +26,29 @@ function contractEntry(r: RecordedResource): { type: string; name: string; paren
 /** `kubernetes:<group>/<version>:<Kind>` of a plain Kubernetes object (not Helm, YAML groups or providers). */
 const K8S_OBJECT = /^kubernetes:(?!helm\.sh|yaml|kustomize)([^:]+):([A-Za-z]+)$/;
 
-/** Every Kubernetes object among the resources, as the manifest a cluster would receive. */
+/** What a secret's every string becomes in kubernetes.yaml. */
+export const REDACTED = "(secret)";
+
+/**
+ * A recorded input with its secrets redacted: every string inside a secret becomes
+ * {@link REDACTED}, keys and shape kept (a Secret's `stringData` keeps its keys).
+ */
+export function redactSecrets(value: unknown, inSecret = false): unknown {
+    if (isSecretValue(value)) return redactSecrets(value.value, true);
+    if (typeof value === "string") return inSecret ? REDACTED : value;
+    if (Array.isArray(value)) return value.map((v) => redactSecrets(v, inSecret));
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v, inSecret)]));
+    return value;
+}
+
+/** Every Kubernetes object among the resources, as the manifest a cluster would receive (secrets redacted). */
 export function kubernetesObjects(resources: RecordedResource[]): Record<string, unknown>[] {
     return resources.flatMap((r) => {
         const m = K8S_OBJECT.exec(r.type);
         if (!m) return [];
         const group = m[1] ?? "";
         const apiVersion = group.startsWith("core/") ? group.slice("core/".length) : group;
-        const { apiVersion: _a, kind: _k, metadata, ...rest } = r.inputs;
+        const { apiVersion: _a, kind: _k, metadata, ...rest } = redactSecrets(r.inputs) as Record<string, unknown>;
         return [{ apiVersion, kind: m[2], metadata: metadata ?? {}, ...rest }];
     });
 }

@@ -49,3 +49,35 @@ describe("the Node.js CI tests with", () => {
         for (const step of steps) expect(step, step.file).toMatchObject({ with: { "node-version-file": ".node-version" } });
     });
 });
+
+// The real servers the tests start on 127.0.0.1, from Debian's packages: redis-server for the
+// messages store (issue #13, services/messages/test/redis-server.ts), docker-registry and htpasswd
+// (apache2-utils) for the registry lookups (test/registry-server.ts). CI must have them.
+const SERVER_PACKAGES = ["redis-server", "docker-registry", "apache2-utils"];
+
+describe("the servers the tests start", () => {
+    it("are installed by .ci/run, only when missing, after Node and before npm ci", () => {
+        const script = read(".ci", "run");
+        for (const [binary, pkg] of [["redis-server", "redis-server"], ["docker-registry", "docker-registry"], ["htpasswd", "apache2-utils"]]) {
+            expect(script).toContain(`command -v ${binary} >/dev/null || missing+=(${pkg})`);
+        }
+        const install = script.indexOf('apt-get install -y -qq --no-install-recommends "${missing[@]}"');
+        expect(install).toBeGreaterThan(script.indexOf('export PATH="${node_dir}/package/bin:${PATH}"'));
+        expect(install).toBeLessThan(script.indexOf("npm ci"));
+    });
+
+    it("are installed by every workflow job that runs npm test, before it", () => {
+        const dir = join(PROJECT_ROOT, ".github", "workflows");
+        const jobs = readdirSync(dir).flatMap((file) => {
+            const workflow = parse(readFileSync(join(dir, file), "utf8")) as { jobs: Record<string, { steps?: { run?: string }[] }> };
+            return Object.entries(workflow.jobs).map(([name, job]) => ({ job: `${file} ${name}`, runs: (job.steps ?? []).map((s) => s.run ?? "") }));
+        });
+        const testing = jobs.filter((j) => j.runs.includes("npm test"));
+        expect(testing.length).toBeGreaterThan(0);
+        for (const { job, runs } of testing) {
+            const install = runs.findIndex((r) => SERVER_PACKAGES.every((p) => new RegExp(`apt-get install [^\\n]*\\b${p}\\b`).test(r)));
+            expect(install, job).toBeGreaterThanOrEqual(0);
+            expect(install, job).toBeLessThan(runs.indexOf("npm test"));
+        }
+    });
+});

@@ -29,12 +29,13 @@ export function withOverrides(base: Record<string, unknown>, overrides: Record<s
 
 /**
  * Run index.ts under mocks with the stack's config; `overrides` (Pulumi config keys such as
- * `kubeforge:services`) are merged over it with {@link withOverrides}.
+ * `kubeforge:services`) are merged over it with {@link withOverrides}; `secretKeys` are held as
+ * secrets (as `pulumi config set --secret` would).
  */
-export async function runStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Program> {
+export async function runStack(stack: string, overrides: Record<string, unknown> = {}, secretKeys: string[] = []): Promise<Program> {
     const config = withOverrides(stackConfig(stack), overrides);
     vi.resetModules();
-    const run = await runUnderMocks(stack, config, () => import("../index"));
+    const run = await runUnderMocks(stack, config, () => import("../index"), "kubeforge", { secretKeys });
     return new Program(run);
 }
 

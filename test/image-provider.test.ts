@@ -148,7 +148,7 @@ async function images(root: string, held: Record<string, string> = {}): Promise<
         build: { context: "services", dockerfile: `services/${service}/Dockerfile`, args: {} },
         registry,
         root,
-    }).ref])), "kubeforge", (type, _name, inputs) => (type === "pulumi-nodejs:dynamic:Resource" && held[String(inputs.image)] ? { digest: held[String(inputs.image)] } : undefined));
+    }).ref])), "kubeforge", { override: (type, _name, inputs) => (type === "pulumi-nodejs:dynamic:Resource" && held[String(inputs.image)] ? { digest: held[String(inputs.image)] } : undefined) });
     const inputs = {} as Record<Service, ProviderInputs>;
     for (const service of SERVICES) {
         const image = run.resources.find((r) => r.name === `${service}-image`)!.inputs as unknown as Omit<ProviderInputs, "contextDigest">;

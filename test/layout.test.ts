@@ -89,6 +89,14 @@ describe("layout", () => {
         }
     });
 
+    it("keeps the store's config block free of components, and the store out of the cluster interface", () => {
+        const configImports = localImports(join(COMPONENTS, "store", "config.ts")).map((i) => relative(COMPONENTS, i));
+        expect(configImports).toEqual(["formats.ts"]);
+        // The EKS flavour offers its managed store through the interface; the store never imports a flavour.
+        const storeImports = sourceFiles(join(COMPONENTS, "store")).flatMap((f) => localImports(f).map((i) => relative(COMPONENTS, i)));
+        expect(storeImports.filter((i) => i.startsWith("cluster/") && i !== "cluster/types.ts")).toEqual([]);
+    });
+
     it("reads stack config in components/config.ts alone", () => {
         const readers = files.filter((f) => /pulumi\.runtime\.allConfig|new pulumi\.Config\(/.test(readFileSync(f, "utf8")));
         expect(readers.map((f) => relative(PROJECT_ROOT, f))).toEqual(["components/config.ts"]);

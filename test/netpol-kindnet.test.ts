@@ -148,12 +148,12 @@ describe("the model of kindnet's engine against kube-network-policies v1.0.0's o
 // ---------------------------------------------------------------------------------------------
 
 /** Pod IPs from kind's default pod subnet (kind pkg/apis/config/v1alpha4/default.go: 10.244.0.0/16). */
-const POD_IP = { backend: "10.244.1.10", messages: "10.244.2.20", reports: "10.244.1.30", coredns: "10.244.0.2", debug: "10.244.2.40", otherBackend: "10.244.1.50" };
+const POD_IP = { backend: "10.244.1.10", messages: "10.244.2.20", reports: "10.244.1.30", store: "10.244.2.60", coredns: "10.244.0.2", debug: "10.244.2.40", otherBackend: "10.244.1.50" };
 /** Addresses on the `kind` Docker network (the mocks' 172.18.0.0/16): a node, and an envoy load-balancer container. */
 const NODE_IP = "172.18.0.3";
 const ENVOY_IP = "172.18.0.7";
 
-/** The cluster a dev stack makes: its namespaces, one pod per Deployment, CoreDNS, a debug pod, and another namespace. */
+/** The cluster a dev stack makes: its namespaces, one pod per Deployment and StatefulSet (the store), CoreDNS, a debug pod, and another namespace. */
 function devCluster(objects: K8sObject[], namespace: string, ingressCidr?: string): ClusterState {
     const policies = objects.filter((o) => o.kind === "NetworkPolicy").map((o) => {
         const np = asStored(o as unknown as NetworkPolicy);
@@ -161,7 +161,7 @@ function devCluster(objects: K8sObject[], namespace: string, ingressCidr?: strin
         // The same policies with the load balancer's source range replaced (the old 0.0.0.0/0).
         return { ...np, spec: { ...np.spec, ingress: np.spec.ingress?.map((r) => ({ ...r, from: r.from?.map((f) => (f.ipBlock ? { ipBlock: { cidr: ingressCidr } } : f)) })) } };
     });
-    const deployments = objects.filter((o) => o.kind === "Deployment");
+    const deployments = objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
     const pods: Pod[] = deployments.map((d) => ({
         name: `${d.metadata!.name}-pod`,
         namespace,
@@ -209,8 +209,16 @@ describe("the dev stack's NetworkPolicies, judged as kindnet judges them", () =>
     it("admits load-balancer traffic from the kind network's subnet, read from Docker, not from everywhere", () => {
         expect(cidr).toBe("172.18.0.0/16");
         expect(cluster.policies.map((np) => np.metadata.name).sort()).toEqual([
-            "backend-allow", "backend-default-deny", "messages-allow", "messages-default-deny", "reports-allow", "reports-default-deny",
+            "backend-allow", "backend-default-deny", "messages-allow", "messages-default-deny", "reports-allow", "reports-default-deny", "store",
         ]);
+    });
+
+    it("lets messages, and only messages, reach the store (issue #13)", () => {
+        const toStore = (srcIP: string): Packet => tcp(srcIP, POD_IP.store, 6379);
+        expect(kindnetAllows(cluster, toStore(POD_IP.messages))).toBe(true);
+        for (const other of [POD_IP.backend, POD_IP.reports, POD_IP.debug, POD_IP.otherBackend]) expect(kindnetAllows(cluster, toStore(other)), other).toBe(false);
+        // Nor does the store start connections of its own.
+        expect(kindnetAllows(cluster, tcp(POD_IP.store, POD_IP.messages, 8080))).toBe(false);
     });
 
     it("lets a caller in: backend -> messages and reports", () => {

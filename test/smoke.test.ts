@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildService, spawnService } from "../services/kit/test/support";
+import { RedisServer } from "../services/messages/test/redis-server";
 import { baseUrl, main, parseEndpoints, SmokeInputError } from "../scripts/smoke";
 
 let dir: string;
@@ -32,9 +33,13 @@ async function smoke(args: string[]): Promise<{ code: number; out: string[]; err
     return { code, out, err };
 }
 
+let redis: RedisServer | undefined;
+
 beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "kubeforge-smoke-"));
-    const [messages, reports] = await Promise.all([spawnService("messages"), spawnService("reports")]);
+    // messages keeps its topics in a real store (issue #13).
+    redis = await RedisServer.start();
+    const [messages, reports] = await Promise.all([spawnService("messages", { STORE_URL: redis.url }), spawnService("reports")]);
     services.messages = messages;
     services.reports = reports;
     services.backend = await spawnService("backend", { MESSAGES_URL: messages.url, REPORTS_URL: reports.url });
@@ -45,6 +50,7 @@ afterAll(async () => {
         if (s.child.exitCode === null) s.child.kill("SIGKILL");
         await s.exited;
     }
+    await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
 });
 

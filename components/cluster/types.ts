@@ -63,6 +63,31 @@ export interface LoadBalancerSpec {
     loadBalancerClass?: string;
 }
 
+/**
+ * A Redis-protocol store the cluster's cloud runs as a managed service (ElastiCache for Valkey on
+ * EKS), sized by the stack config.
+ */
+export interface ManagedStoreArgs {
+    /** Node (instance) type, e.g. `cache.t4g.small`. */
+    nodeType: string;
+    /** Nodes: one primary and `nodes - 1` replicas in other zones; two or more fail over automatically. */
+    nodes: number;
+    /** Engine version, major.minor (e.g. `9.0`). */
+    engineVersion: string;
+    /** Days automatic daily snapshots are kept; 0 takes none. */
+    snapshotRetentionDays: number;
+    /** The password clients authenticate with (a secret). */
+    password: pulumi.Input<string>;
+}
+
+/** How a store's clients reach it. */
+export interface StoreEndpoint {
+    /** `redis://` or `rediss://` URL of the store, without credentials. */
+    url: pulumi.Output<string>;
+    /** What the clients' NetworkPolicy must admit to reach it (peers and port), and nothing more. */
+    egress: k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+}
+
 /** What every cluster flavour gives the rest of the program. */
 export interface KubeCluster {
     /** The flavour that built this cluster. */
@@ -95,4 +120,9 @@ export interface KubeCluster {
     readonly workloadDependencies: pulumi.Resource[];
     /** What a user needs to know about this flavour's cluster, exported as the `cluster` stack output (no secrets). */
     readonly details: Record<string, pulumi.Input<string | string[]>>;
+    /**
+     * Creates the managed store of this cluster's cloud, as children of `opts.parent`, reachable
+     * from the cluster's pods and nothing else; undefined on flavours whose cloud offers none.
+     */
+    managedStore?(name: string, args: ManagedStoreArgs, opts: pulumi.ComponentResourceOptions): StoreEndpoint;
 }

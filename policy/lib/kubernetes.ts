@@ -9,6 +9,7 @@
 /** Type tokens of the objects the stack-wide policies relate to each other. */
 export const K8S = {
     deployment: "kubernetes:apps/v1:Deployment",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
     service: "kubernetes:core/v1:Service",
     hpa: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     pdb: "kubernetes:policy/v1:PodDisruptionBudget",

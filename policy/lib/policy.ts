@@ -63,11 +63,11 @@ export function skipUnknown(check: () => void): void {
     }
 }
 
-/** A Deployment of the stack with what the stack-wide policies need to relate it to others. */
+/** A Deployment (or StatefulSet) of the stack with what the stack-wide policies need to relate it to others. */
 export interface DeploymentEntry {
     resource: PolicyResource;
     deployment: Deployment;
-    /** `Deployment <namespace>/<name>`, for messages. */
+    /** `Deployment <namespace>/<name>` (or `StatefulSet ...`), for messages. */
     label: string;
     namespace: string;
     name: string;
@@ -90,8 +90,21 @@ export interface HpaEntry {
 
 /** Every Deployment of the stack, in registration order. */
 export function deploymentsOf(args: Pick<StackValidationArgs, "resources">): DeploymentEntry[] {
+    return controllersOf(args, [K8S.deployment]);
+}
+
+/**
+ * Every Deployment and StatefulSet of the stack (the controllers of long-running pods: services
+ * and stores), in registration order. A StatefulSet's selector and pod template sit where a
+ * Deployment's do, so it is read through the same shape.
+ */
+export function podControllersOf(args: Pick<StackValidationArgs, "resources">): DeploymentEntry[] {
+    return controllersOf(args, [K8S.deployment, K8S.statefulSet]);
+}
+
+function controllersOf(args: Pick<StackValidationArgs, "resources">, types: string[]): DeploymentEntry[] {
     return args.resources
-        .filter((r) => r.type === K8S.deployment)
+        .filter((r) => types.includes(r.type))
         .map((resource) => {
             const deployment = resource.props as Deployment;
             return {

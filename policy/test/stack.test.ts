@@ -132,6 +132,22 @@ describe("k8s-deployment-network-policy", () => {
         expect(found[0]).toMatch(/^Deployment kubeforge\/reports has no NetworkPolicy selecting its pods, .*add one in namespace kubeforge whose podSelector matches/);
     });
 
+    it("holds StatefulSets (a store) to the same rule", async () => {
+        const resources = fixture("compliant");
+        const store = copyOf(resources, "backend-deployment", "store");
+        store.type = "kubernetes:apps/v1:StatefulSet";
+        const labels = { "app.kubernetes.io/name": "store", "app.kubernetes.io/instance": "store-prod" };
+        const spec = (store.inputs as Deployment).spec!;
+        spec.selector = { matchLabels: labels };
+        spec.template!.metadata = { labels };
+        expect(await messages(deploymentNetworkPolicy, resources)).toEqual([
+            expect.stringMatching(/^StatefulSet kubeforge\/store has no NetworkPolicy selecting its pods, .*podSelector matches app.kubernetes.io\/instance=store-prod,app.kubernetes.io\/name=store\.$/),
+        ]);
+        const fence = copyOf(resources, "backend-netpol", "store-netpol");
+        (fence.inputs as NetworkPolicy).spec!.podSelector = { matchLabels: labels };
+        expect(await messages(deploymentNetworkPolicy, resources)).toEqual([]);
+    });
+
     it("counts a namespace-wide default-deny policy, but not one in another namespace", async () => {
         const resources = without(fixture("compliant"), "reports-netpol");
         const deny = copyOf(resources, "backend-netpol", "default-deny");

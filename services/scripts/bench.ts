@@ -1,12 +1,13 @@
 /**
  * `npm run bench:services`: throughput and latency of backend's hello route and of a report
  * request (backend -> reports), next to a bare node:http hello server measured in the same run,
- * and the time of one largest report (reports' defaults; services/README.md relates it to
- * backend's UPSTREAM_TIMEOUT_MS).
+ * the time of one largest report (reports' defaults; services/README.md relates it to backend's
+ * UPSTREAM_TIMEOUT_MS), and messages' publish and read throughput with one and with two messages
+ * processes on one redis-server (the same connections in total, split over the processes).
  *
- * Runs the compiled services (`services/<name>/dist`, built by the npm script first) as real
- * processes on 127.0.0.1, logging at info as in production (to files under the OS temp dir), and
- * drives them with autocannon from this process.
+ * Runs the compiled services (`services/<name>/dist`, built by the npm script first) and a
+ * redis-server (Debian's, as in the tests) as real processes on 127.0.0.1, logging at info as in
+ * production (to files under the OS temp dir), and drives them with autocannon from this process.
  *
  * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_CONNECTIONS (default 10),
  * BENCH_REPORT_SIZE (samples per report, default 10000).
@@ -17,6 +18,7 @@ import { mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../kit/test/support";
+import { RedisServer } from "../messages/test/redis-server";
 
 const SERVICES_DIR = join(__dirname, "..");
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -30,6 +32,7 @@ const BARE_HELLO = `require("node:http").createServer((req, res) => {
 }).listen(Number(process.env.PORT), "127.0.0.1");`;
 
 const children: ChildProcess[] = [];
+const stores: RedisServer[] = [];
 
 async function waitReady(url: string, path: string): Promise<void> {
     for (let i = 0; i < 200; i++) {
@@ -60,7 +63,8 @@ async function start(name: string, args: string[], env: Record<string, string>, 
 
 interface Target {
     name: string;
-    url: string;
+    /** One URL, or one per process: the connections are split over them, measured at once. */
+    url: string | string[];
     method?: "GET" | "POST";
     body?: string;
     /** Concurrent connections; default BENCH_CONNECTIONS. */
@@ -96,29 +100,37 @@ function run(options: autocannon.Options): Promise<{ result: autocannon.Result; 
 }
 
 async function measure(target: Target): Promise<Row> {
-    const options = {
-        url: target.url,
-        connections: target.connections ?? CONNECTIONS,
+    const urls = typeof target.url === "string" ? [target.url] : target.url;
+    const connections = target.connections ?? CONNECTIONS;
+    const options = (url: string, i: number) => ({
+        url,
+        // Split evenly; the first processes take the remainder.
+        connections: Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0),
         method: target.method ?? "GET",
         body: target.body,
         headers: target.body ? { "content-type": "application/json" } : {},
-    };
-    await run({ ...options, duration: 2 }); // warm-up: JIT, connection pools
-    const { result, latencies } = await run({ ...options, duration: DURATION });
-    latencies.sort((a, b) => a - b);
+    });
+    await Promise.all(urls.map((url, i) => run({ ...options(url, i), duration: 2 }))); // warm-up: JIT, connection pools
+    const runs = await Promise.all(urls.map((url, i) => run({ ...options(url, i), duration: DURATION })));
+    const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
     return {
         target: target.name,
-        rps: Math.round(result.requests.average),
+        rps: Math.round(runs.reduce((sum, r) => sum + r.result.requests.average, 0)),
         p50: Math.round(percentile(latencies, 50) * 100) / 100,
         p99: Math.round(percentile(latencies, 99) * 100) / 100,
-        requests: result.requests.total,
-        failures: result.errors + result.non2xx,
+        requests: runs.reduce((sum, r) => sum + r.result.requests.total, 0),
+        failures: runs.reduce((sum, r) => sum + r.result.errors + r.result.non2xx, 0),
     };
 }
 
 async function main(): Promise<void> {
+    const store = await RedisServer.start();
+    stores.push(store);
     const baseline = await start("baseline", ["-e", BARE_HELLO], {}, "/");
-    const messages = await start("messages", ["messages/dist/main.js"], {}, "/readyz");
+    const messages = await start("messages", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
+    const messages2 = await start("messages-2", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
+    const publish = JSON.stringify({ body: "a message of about a hundred bytes, as a chat line or an event would be, published to one topic" });
+    const topic = (url: string) => `${url}/topics/bench/messages`;
     const reports = await start("reports", ["reports/dist/main.js"], {}, "/readyz");
     const backend = await start("backend", ["backend/dist/main.js"], { MESSAGES_URL: messages, REPORTS_URL: reports }, "/readyz");
 
@@ -128,12 +140,16 @@ async function main(): Promise<void> {
         { name: "backend GET /api/hello", url: `${backend}/api/hello` },
         { name: `backend POST /api/reports (size ${REPORT_SIZE}, via reports)`, url: `${backend}/api/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
         { name: "reports POST /reports (size 1000000, 1 connection)", url: `${reports}/reports`, method: "POST" as const, body: JSON.stringify({ size: 1_000_000 }), connections: 1 },
+        { name: "messages POST publish, 1 process", url: topic(messages), method: "POST" as const, body: publish },
+        { name: "messages POST publish, 2 processes, one store", url: [topic(messages), topic(messages2)], method: "POST" as const, body: publish },
+        { name: "messages GET read (20 messages), 1 process", url: topic(messages) },
+        { name: "messages GET read (20 messages), 2 processes, one store", url: [topic(messages), topic(messages2)] },
     ]) {
         rows.push(await measure(target));
     }
 
     const width = Math.max(...rows.map((r) => r.target.length));
-    console.log(`\n${CONNECTIONS} connections unless noted, ${DURATION} s per target (after a 2 s warm-up), node ${process.version}; logs in ${LOG_DIR}\n`);
+    console.log(`\n${CONNECTIONS} connections unless noted (split evenly over the processes where there are two), ${DURATION} s per target (after a 2 s warm-up), node ${process.version}; logs in ${LOG_DIR}\n`);
     console.log(`${"target".padEnd(width)} | ${"req/s".padStart(7)} | ${"p50 ms".padStart(6)} | ${"p99 ms".padStart(6)} | ${"requests".padStart(8)} | failures`);
     console.log(`${"-".repeat(width)}-|-${"-".repeat(7)}-|-${"-".repeat(6)}-|-${"-".repeat(6)}-|-${"-".repeat(8)}-|---------`);
     for (const r of rows) {
@@ -147,6 +163,7 @@ main()
         console.error(error instanceof Error ? error.message : error);
         process.exitCode = 1;
     })
-    .finally(() => {
+    .finally(async () => {
         for (const child of children) child.kill("SIGTERM");
+        for (const store of stores) await store.stop();
     });

@@ -21,13 +21,14 @@ import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
 import { adminAccessCheck } from "./access";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
+import { ElastiCacheStore } from "./cache";
 import { clusterAutoscaler, CONTROLLER_NAMESPACE, LOAD_BALANCER_CLASS, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
 import { EksNetwork } from "./network";
 import { previewAccess } from "./preview-access";
 import { EcrRegistry } from "./registry";
 import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
-import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
+import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec, ManagedStoreArgs, StoreEndpoint } from "../types";
 
 /** Control-plane log types shipped to CloudWatch. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
@@ -153,6 +154,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly cluster: aws.eks.Cluster;
     /** KMS key encrypting Kubernetes secrets (protected in production). */
     readonly secretsKey: aws.kms.Key;
+    /** What a managed store needs of the cluster: its network, its nodes' security group, the AWS provider. */
+    private readonly storePlacement: Omit<ConstructorParameters<typeof ElastiCacheStore>[1], keyof ManagedStoreArgs>;
 
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksCluster", name, {}, opts);
@@ -317,6 +320,14 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             public: { ids: network.publicSubnetIds, cidrs: network.publicSubnetCidrs },
             internal: { ids: network.internalLoadBalancerSubnetIds, cidrs: network.internalLoadBalancerSubnetCidrs },
         };
+        this.storePlacement = {
+            vpcId: network.vpcId,
+            subnetIds: network.privateSubnetIds,
+            subnetCidrs: network.privateSubnetCidrs,
+            clientSecurityGroupId: this.cluster.vpcConfig.clusterSecurityGroupId,
+            production,
+            provider: awsProvider,
+        };
         this.certificateArn = eks.loadBalancerCertificateArn;
         // The services' pods get their NLB readiness gates from the controller's pod webhook, which
         // fails open: pods created before the controller runs would roll out without them.
@@ -343,5 +354,10 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             sourceRanges: subnets.cidrs,
             ...(tls ? { port: 443 } : {}),
         };
+    }
+
+    /** ElastiCache for Valkey in the private subnets, reachable from the cluster's nodes and pods ({@link ElastiCacheStore}). */
+    managedStore(name: string, args: ManagedStoreArgs, opts: pulumi.ComponentResourceOptions): StoreEndpoint {
+        return new ElastiCacheStore(name, { ...args, ...this.storePlacement }, opts);
     }
 }

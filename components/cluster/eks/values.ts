@@ -1,51 +1,11 @@
 /**
- * Pure value helpers for the EKS flavour: IPv4 CIDR arithmetic, subnet layout and the EC2
- * instance-type grammar. Shared by the eks block's schema (./config.ts) and the EKS
- * components, tested directly.
+ * Pure value helpers for the EKS flavour: subnet layout (over the IPv4 CIDR helpers, which live
+ * in formats.ts and are re-exported here) and the EC2 instance-type grammar. Shared by the eks
+ * block's schema (./config.ts) and the EKS components, tested directly.
  */
+import { canonicalCidr, cidrProblem, formatCidr, parseCidr, type Ipv4Cidr } from "../../formats";
 
-/** An IPv4 CIDR block: network address as a 32-bit unsigned number and prefix length. */
-export interface Ipv4Cidr {
-    address: number;
-    prefix: number;
-}
-
-const CIDR_SYNTAX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-/** Parse `a.b.c.d/n`; undefined when it is not IPv4 CIDR syntax (octets 0..255, prefix 0..32). */
-export function parseCidr(text: string): Ipv4Cidr | undefined {
-    const m = CIDR_SYNTAX.exec(text);
-    if (!m) return undefined;
-    const octets = m.slice(1, 5).map(Number);
-    const prefix = Number(m[5]);
-    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-    return { address, prefix };
-}
-
-/** `a.b.c.d/n` for a parsed block. */
-export function formatCidr({ address, prefix }: Ipv4Cidr): string {
-    const octets = [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256);
-    return `${octets.join(".")}/${prefix}`;
-}
-
-/** The block with its host bits cleared (what AWS stores for `10.0.0.1/16`: `10.0.0.0/16`). */
-export function canonicalCidr(c: Ipv4Cidr): Ipv4Cidr {
-    const size = 2 ** (32 - c.prefix);
-    return { address: Math.floor(c.address / size) * size, prefix: c.prefix };
-}
-
-/**
- * Why a CIDR string is not acceptable, or undefined when it is: it must parse and have no host
- * bits set.
- */
-export function cidrProblem(text: string): string | undefined {
-    const c = parseCidr(text);
-    if (!c) return "is not an IPv4 CIDR block (e.g. 10.0.0.0/16)";
-    const canonical = canonicalCidr(c);
-    if (canonical.address !== c.address) return `has host bits set (did you mean ${formatCidr(canonical)}?)`;
-    return undefined;
-}
+export { canonicalCidr, cidrProblem, formatCidr, parseCidr, type Ipv4Cidr };
 
 /** AWS accounts that appear only in AWS's documentation (example ARNs), never a real deployment's. */
 export const DOCUMENTATION_ACCOUNTS = ["111122223333", "123456789012", "444455556666"] as const;

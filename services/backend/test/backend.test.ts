@@ -1,12 +1,14 @@
 /**
- * backend over real HTTP against real messages and reports services (in-process, real ports),
- * and against upstreams that are stopped, hang, fail or answer garbage.
+ * backend over real HTTP against real messages and reports services (in-process, real ports;
+ * messages on a real redis-server), and against upstreams that are stopped, hang, fail or answer
+ * garbage.
  */
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningService, loadEnv } from "@kubeforge/service-kit";
 import { messages, messagesEnv } from "../../messages/src/app";
+import { RedisServer } from "../../messages/test/redis-server";
 import { reports, reportsEnv } from "../../reports/src/app";
 import { request, requestCount, runToExit, scrape, startInProcess } from "../../kit/test/support";
 import { backend, backendEnv } from "../src/app";
@@ -28,15 +30,20 @@ describe("against real messages and reports", () => {
     const running: RunningService[] = [];
     let url: string;
     let metricsUrl: string;
+    let redis: RedisServer;
     beforeAll(async () => {
-        const m = await startInProcess(messages, messagesEnv, { MAX_MESSAGE_BYTES: "16" });
+        redis = await RedisServer.start();
+        const m = await startInProcess(messages, messagesEnv, { STORE_URL: redis.url, STORE_TIMEOUT_MS: String(TIMEOUT_MS / 3), MAX_MESSAGE_BYTES: "16" });
         const r = await startInProcess(reports, reportsEnv, { MAX_REPORT_SIZE: "100000" });
         const b = await startBackend(m.url, r.url);
         running.push(b, m, r);
         url = b.url;
         metricsUrl = b.metricsUrl;
     });
-    afterAll(() => Promise.all(running.map((s) => s.shutdown())));
+    afterAll(async () => {
+        await Promise.all(running.map((s) => s.shutdown()));
+        await redis.stop();
+    });
 
     it("says hello", async () => {
         expect(await request("GET", `${url}/api/hello`)).toMatchObject({ status: 200, body: { message: "hello from kubeforge" } });
@@ -90,6 +97,15 @@ describe("against real messages and reports", () => {
         await request("GET", `${url}/api/hello`);
         await request("GET", `${url}/api/hello`);
         expect(requestCount(await scrape(metricsUrl), "/api/hello", 200)).toBe(before + 2);
+    });
+
+    // Last in this block: it stops the store.
+    it("passes messages' 503 store_unavailable and its Retry-After on when the store is down", async () => {
+        await redis.kill();
+        const response = await request("POST", `${url}/api/messages`, { topic: "orders", body: "lost" });
+        expect(response).toMatchObject({ status: 503, body: { error: "store_unavailable" } });
+        expect(response.headers.get("retry-after")).toBe("1");
+        await redis.restart();
     });
 });
 

@@ -5,6 +5,25 @@
  */
 import { z } from "zod";
 
+/** Variables whose values are secrets: a problem with one names it but never shows its value. */
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN)$/;
+
+/**
+ * How a variable's value appears in a problem line: as it is (JSON-quoted), `(hidden)` for a
+ * secret-named variable, and a URL with the password of its userinfo replaced by `***` (a store
+ * URL may carry one), so the line that reports a bad environment never leaks a credential.
+ */
+export function shownValue(name: string, value: string): string {
+    if (SECRET_NAME.test(name)) return "(hidden)";
+    // Everything between `scheme://user:` and the last `@` is the password, even when it holds
+    // characters a URL would need escaped.
+    const start = value.indexOf("://");
+    const at = value.lastIndexOf("@");
+    const colon = start < 0 ? -1 : value.indexOf(":", start + 3);
+    if (start < 0 || at < 0 || colon < 0 || colon > at) return JSON.stringify(value);
+    return JSON.stringify(`${value.slice(0, colon + 1)}***${value.slice(at)}`);
+}
+
 /** Raised for an invalid environment; the message is the one line to print. */
 export class EnvError extends Error {
     constructor(readonly problems: string[]) {
@@ -77,7 +96,7 @@ export function loadEnv<S extends z.ZodType<BaseEnv, Record<string, string | und
     const problems = result.error.issues.map((issue) => {
         const name = issue.path.map(String).join(".");
         const value = env[name];
-        if (value !== undefined) return `${name}=${JSON.stringify(value)} ${issue.message}`;
+        if (value !== undefined) return `${name}=${shownValue(name, value)} ${issue.message}`;
         // Unset: missing if it has no default, else its default broke a rule across variables.
         return issue.code === "invalid_type" ? `${name} is required` : `${name} ${issue.message}`;
     });

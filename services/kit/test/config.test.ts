@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EnvError, baseEnv, intVar, loadEnv, urlVar } from "../src";
+import { z } from "zod";
+import { EnvError, baseEnv, intVar, loadEnv, shownValue, urlVar } from "../src";
 
 const schema = baseEnv.extend({ UPSTREAM_URL: urlVar(), RETRIES: intVar(0, 5, 2) });
 
@@ -72,5 +73,31 @@ describe("loadEnv", () => {
         });
         expect(() => loadEnv(refined, { A: "3", B: "2" })).toThrow('invalid environment: A="3" is above B');
         expect(loadEnv(refined, { A: "2", B: "3" }).A).toBe(2);
+    });
+
+    it("never shows a secret in a problem line", () => {
+        const secret = baseEnv.extend({ DB_PASSWORD: z.string().min(8, "is shorter than 8 characters"), DB_URL: urlVar() });
+        const line = (() => {
+            try {
+                loadEnv(secret, { DB_PASSWORD: "hunter2", DB_URL: "ftp://admin:hunter2@db:21" });
+            } catch (error) {
+                return (error as EnvError).message;
+            }
+            return "";
+        })();
+        expect(line).toBe('invalid environment: DB_PASSWORD=(hidden) is shorter than 8 characters; DB_URL="ftp://admin:***@db:21" is not an http(s) URL (e.g. http://messages.kubeforge.svc.cluster.local:8080)');
+    });
+});
+
+describe("shownValue", () => {
+    it.each([
+        ["STORE_URL", "redis://store:6379", '"redis://store:6379"'],
+        ["STORE_URL", "rediss://default:p@ss/w:rd@store:6379/0", '"rediss://default:***@store:6379/0"'],
+        ["STORE_URL", "redis://:secret@store", '"redis://:***@store"'],
+        ["STORE_URL", "redis://user@store:6379", '"redis://user@store:6379"'],
+        ["API_TOKEN", "abc", "(hidden)"],
+        ["STORE_PASSWORD", "", "(hidden)"],
+    ])("shows %s=%j as %s", (name, value, shown) => {
+        expect(shownValue(name, value)).toBe(shown);
     });
 });
