@@ -119,8 +119,6 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         const settings = settingsFromConfig(config, project, stack);
         const run = await runUnderMocks(stack, config, () => import("../index"), project);
         const declared = declaredStack(run.resources, settings);
-        const order = settings.services.map((s) => s.name);
-        declared.services.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
         const host = settings.cluster.flavour === "kind" ? dockerHost(values["host-cpus"], values["host-memory"]) : undefined;
         const model = withHost(declared.capacity, host);
         const names = declared.services.map((s) => s.name);

@@ -381,7 +381,9 @@ export function capacityVerdict(model: CapacityModel): CapacityVerdict {
             const wanted = r.wanted.get(s.name) ?? 0;
             const placed = r.placed.get(s.name) ?? 0;
             const where = model.flavour === "eks" ? `the node groups' maxSize of ${maxTotal}${perZone}` : `kind's ${plural(maxTotal, "worker")}`;
-            lines.push(`at ${r.scenario}, ${s.name}'s last ${plural(wanted - placed, "pod")} stay Pending because ${where} ${placed === 0 ? "hold none" : `hold only ${placed}`} of its ${wanted} (${r.reasons.get(s.name) ?? "no room"})`);
+            const pending = wanted - placed;
+            const holds = model.flavour === "eks" ? "holds" : "hold";
+            lines.push(`at ${r.scenario}, ${s.name}'s ${pending === 1 ? "last pod stays" : `last ${pending} pods stay`} Pending because ${where} ${placed === 0 ? `${holds} none` : `${holds} only ${placed}`} of its ${wanted} (${r.reasons.get(s.name) ?? "no room"})`);
             fits = false;
         }
         for (const p of platformShort) {

@@ -127,6 +127,10 @@ export function declaredStack(resources: readonly RecordedResource[], settings: 
         else notes.push(`Helm chart ${chart} (release ${r.name}) is not in the plan's table (scripts/plan/platform-pods.ts); its pods are not counted`);
     }
 
+    // In the stack's order (backend, messages, reports, then the others), not registration order.
+    const order = settings.services.map((s) => s.name);
+    services.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+
     const daemonSets: PodTemplate[] = [];
     const controlPlane: PodTemplate[] = [];
     const nodeGroups: NodeGroupModel[] = [];

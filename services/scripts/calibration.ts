@@ -66,7 +66,7 @@ export interface ServiceCalibration {
 export const UNITS = {
     cpuPerRequest: "CPU milliseconds (of one core) per request, idle CPU subtracted (= millicore-seconds)",
     idleCpu: "millicores of an idle process",
-    maxCpu: "millicores the process used when saturated (many connections, no rate limit)",
+    maxCpu: "millicores the process used when saturated (many connections, no rate limit); a lower bound where the load generator and upstreams share the machine's cores",
     memoryBytes: "resident set size after the fixed-rate run, bytes",
     startSeconds: "seconds from spawn to the first 200 on /readyz",
 };
