@@ -157,6 +157,10 @@ interface Pod {
     cumulativeCpu: number;
     /** metrics-server's last two scrapes of this pod: [time, cumulative CPU]. */
     scrapes: [number, number][];
+    /** This second: whether its container runs, whether it is ready (and not deleting), the CPU it asks for and then gets (millicores). */
+    running: boolean;
+    ready: boolean;
+    demand: number;
 }
 
 /** Seconds of warm-up before t = 0: the services run at min, at the load of t = 0, so metrics exist when the first HPA sync comes. */
@@ -191,7 +195,7 @@ export function simulate(model: CapacityModel, services: readonly SimService[], 
 
     const newPod = (i: number, started: boolean): Pod => {
         const s = services[i] as SimService;
-        const pod: Pod = { name: `${s.name}-${serial++}`, service: i, place: podOf(s.name, s.requests, s.zoneSpread), deleting: false, cumulativeCpu: 0, scrapes: [] };
+        const pod: Pod = { name: `${s.name}-${serial++}`, service: i, place: podOf(s.name, s.requests, s.zoneSpread), deleting: false, cumulativeCpu: 0, scrapes: [], running: false, ready: false, demand: 0 };
         pods[i]?.push(pod);
         if (started) {
             // A pod of the steady state before the preview: running and ready long ago.
@@ -240,6 +244,7 @@ export function simulate(model: CapacityModel, services: readonly SimService[], 
         }
         // Deleted pods leave their nodes after their preStop pause.
         pods.forEach((list, i) => {
+            if (!list.some((pod) => pod.goneAt !== undefined && pod.goneAt <= t)) return;
             pods[i] = list.filter((pod) => {
                 if (pod.goneAt === undefined || pod.goneAt > t) return true;
                 if (pod.node) unbind(pod.node, pod.place);
@@ -332,36 +337,47 @@ export function simulate(model: CapacityModel, services: readonly SimService[], 
             }
         }
 
-        // Traffic and CPU.
-        const demand = new Map<Pod, number>();
+        // Traffic and CPU: the ready pods share the load evenly; a CPU pool short of CPU is shared by request.
         const served = services.map(() => 0);
+        const readyCount = services.map(() => 0);
+        const pendingCount = services.map(() => 0);
+        const poolSum = new Map<SimNode | "host", number>();
         services.forEach((s, i) => {
             const list = pods[i] ?? [];
-            const running = list.filter((p) => p.runningAt !== undefined && p.runningAt <= t && (p.goneAt === undefined || p.goneAt > t));
-            const ready = running.filter((p) => !p.deleting && p.readyAt !== undefined && p.readyAt <= t);
-            const share = ready.length > 0 ? rpsAt(s) / ready.length : 0;
+            let ready = 0;
+            for (const p of list) {
+                p.running = p.runningAt !== undefined && p.runningAt <= t && (p.goneAt === undefined || p.goneAt > t);
+                p.ready = p.running && !p.deleting && p.readyAt !== undefined && p.readyAt <= t;
+                if (p.ready) ready++;
+                if (!p.node && !p.deleting) pendingCount[i] = (pendingCount[i] ?? 0) + 1;
+            }
+            readyCount[i] = ready;
+            const share = ready > 0 ? rpsAt(s) / ready : 0;
             const cap = Math.min(s.cost.maxCpu, s.cpuLimit ?? Infinity);
-            for (const p of running) demand.set(p, Math.min(cap, s.cost.idleCpu + (ready.includes(p) ? share * s.cost.cpuPerRequest : 0)));
+            for (const p of list) {
+                if (!p.running || !p.node) continue;
+                p.demand = Math.min(cap, s.cost.idleCpu + (p.ready ? share * s.cost.cpuPerRequest : 0));
+                const key = kindHost !== undefined ? "host" : p.node;
+                poolSum.set(key, (poolSum.get(key) ?? 0) + p.demand);
+            }
         });
-        const pools = new Map<SimNode | "host", Pod[]>();
-        for (const p of demand.keys()) {
-            const key = kindHost !== undefined ? "host" : (p.node as SimNode);
-            const pool = pools.get(key);
-            if (pool) pool.push(p);
-            else pools.set(key, [p]);
+        const capacityOf = (key: SimNode | "host") => (key === "host" ? (kindHost ?? 0) : key.shape.allocatable.cpu);
+        const short = new Map<SimNode | "host", Pod[]>();
+        for (const [key, sum] of poolSum) if (sum > capacityOf(key)) short.set(key, []);
+        if (short.size > 0) {
+            for (const list of pods) for (const p of list) if (p.running && p.node) short.get(kindHost !== undefined ? "host" : p.node)?.push(p);
+            for (const [key, list] of short) {
+                const got = shareCpu(list.map((p) => p.demand), list.map((p) => p.place.requests.cpu), capacityOf(key));
+                list.forEach((p, k) => (p.demand = got[k] ?? 0));
+            }
         }
-        for (const [key, list] of pools) {
-            const capacity = key === "host" ? (kindHost ?? 0) : key.shape.allocatable.cpu;
-            const got = shareCpu(list.map((p) => demand.get(p) ?? 0), list.map((p) => p.place.requests.cpu), capacity);
-            list.forEach((p, k) => {
-                const cpu = got[k] ?? 0;
-                p.cumulativeCpu += cpu;
-                const s = services[p.service] as SimService;
-                if (!p.deleting && p.readyAt !== undefined && p.readyAt <= t && s.cost.cpuPerRequest > 0) {
-                    served[p.service] = (served[p.service] ?? 0) + Math.max(0, cpu - s.cost.idleCpu) / s.cost.cpuPerRequest;
-                }
-            });
-        }
+        services.forEach((s, i) => {
+            for (const p of pods[i] ?? []) {
+                if (!p.running || !p.node) continue;
+                p.cumulativeCpu += p.demand;
+                if (p.ready && s.cost.cpuPerRequest > 0) served[i] = (served[i] ?? 0) + Math.max(0, p.demand - s.cost.idleCpu) / s.cost.cpuPerRequest;
+            }
+        });
 
         // metrics-server scrapes every running pod.
         if (t % o.metricResolution === 0) {
@@ -379,15 +395,14 @@ export function simulate(model: CapacityModel, services: readonly SimService[], 
 
         if (t < 0) continue;
         services.forEach((s, i) => {
-            const list = pods[i] ?? [];
             const rps = rpsAt(s);
             out[i]?.series.push({
                 t,
                 rps,
                 servedRps: Math.min(rps, served[i] ?? 0),
                 desiredReplicas: spec[i] ?? 0,
-                readyReplicas: list.filter((p) => !p.deleting && p.readyAt !== undefined && p.readyAt <= t).length,
-                pendingPods: list.filter((p) => !p.node && !p.deleting).length,
+                readyReplicas: readyCount[i] ?? 0,
+                pendingPods: pendingCount[i] ?? 0,
                 cpuUtilization: lastCpuUtil[i] ?? null,
             });
         });
