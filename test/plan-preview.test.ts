@@ -125,7 +125,7 @@ describe("the preview of the stacks", () => {
         const after = backend?.series.filter((p) => p.t > 600 && p.t < 900) ?? [];
         expect(after.every((p) => p.desiredReplicas === 6 || p.t >= 900)).toBe(true);
         const summary = summarize(backend!, services[0]!);
-        expect(summary).toMatchObject({ neededPeak: 6, peakDesired: 6, peakReady: 6, peakPending: 0, shortAtEnd: false });
+        expect(summary).toMatchObject({ neededPeak: 6, wantedPeak: 6, peakDesired: 6, peakReady: 6, peakPending: 0, shortAtEnd: false });
         expect(summary.shortSeconds).toBeGreaterThan(15);
         expect(summary.shortSeconds).toBeLessThan(45);
     });

@@ -14,6 +14,8 @@ export interface ServiceSummary {
     name: string;
     /** Most replicas the load needed to run at the CPU target (within min..max). */
     neededPeak: number;
+    /** The same without the max: above neededPeak when even max replicas run above the target. */
+    wantedPeak: number;
     /** Longest run of seconds with fewer ready replicas than the load needed; 0 when never short. */
     shortSeconds: number;
     /** Whether the last such run lasted to the end of the preview. */
@@ -39,6 +41,7 @@ export function neededReplicas(rps: number, s: Pick<SimService, "requests" | "co
 /** The summary of one service's series. */
 export function summarize(result: ServiceResult, service: Pick<SimService, "requests" | "cost">): ServiceSummary {
     let neededPeak = result.minReplicas;
+    let wantedPeak = result.minReplicas;
     let run = 0;
     let shortSeconds = 0;
     let saturatedSeconds = 0;
@@ -48,6 +51,7 @@ export function summarize(result: ServiceResult, service: Pick<SimService, "requ
     for (const p of result.series) {
         const needed = neededReplicas(p.rps, service, result.cpuTarget, result.minReplicas, result.maxReplicas);
         neededPeak = Math.max(neededPeak, needed);
+        wantedPeak = Math.max(wantedPeak, neededReplicas(p.rps, service, result.cpuTarget, result.minReplicas, Infinity));
         run = p.readyReplicas < needed ? run + 1 : 0;
         shortSeconds = Math.max(shortSeconds, run);
         if (p.servedRps < p.rps - 1e-6) saturatedSeconds++;
@@ -55,7 +59,7 @@ export function summarize(result: ServiceResult, service: Pick<SimService, "requ
         peakReady = Math.max(peakReady, p.readyReplicas);
         peakPending = Math.max(peakPending, p.pendingPods);
     }
-    return { name: result.name, neededPeak, shortSeconds, shortAtEnd: run > 0, peakDesired, peakReady, saturatedSeconds, peakPending };
+    return { name: result.name, neededPeak, wantedPeak, shortSeconds, shortAtEnd: run > 0, peakDesired, peakReady, saturatedSeconds, peakPending };
 }
 
 /** The terminal table: one row per service. */
@@ -63,7 +67,7 @@ export function summaryTable(rows: readonly ServiceSummary[]): string {
     const head = ["service", "needed", "short of needed", "peak replicas (desired / ready)", "saturated", "peak pending"];
     const body = rows.map((r) => [
         r.name,
-        String(r.neededPeak),
+        r.wantedPeak > r.neededPeak ? `${r.neededPeak} (max; ${r.wantedPeak} for the target)` : String(r.neededPeak),
         r.shortSeconds === 0 ? "never" : `${r.shortSeconds} s${r.shortAtEnd ? " (still at the end)" : ""}`,
         `${r.peakDesired} / ${r.peakReady}`,
         `${r.saturatedSeconds} s`,
