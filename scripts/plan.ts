@@ -162,7 +162,9 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
                 podStartSeconds: podStart ?? load.cluster.podStartSeconds ?? DEFAULT_SIM.podStartSeconds,
                 nodeProvisionSeconds: nodeDelay ?? load.cluster.nodeProvisionSeconds ?? DEFAULT_SIM.nodeProvisionSeconds,
             };
-            const result = simulate(model, simServices, opts);
+            // An existing cluster's nodes are unknown: its pods never wait for a node in the preview.
+            const simModel = model.nodeGroups.length > 0 ? model : { ...model, nodeGroups: [{ name: "existing", zone: "", minSize: 1, maxSize: 1, shape: { allocatable: { cpu: 1e9, memory: 1e18 }, pods: 1e6 }, instanceTypes: [] }] };
+            const result = simulate(simModel, simServices, opts);
             const summaries = result.services.map((r, i) => summarize(r, simServices[i] as SimService));
             doc.calibration = { file: relative(PROJECT_ROOT, calibrationFile), measured: calibration.measured, overrides: load.calibration };
             doc.options = { duration: opts.duration, podStartSeconds: opts.podStartSeconds, nodeProvisionSeconds: opts.nodeProvisionSeconds, scanInterval: opts.scanInterval, metricResolution: opts.metricResolution, hpaSyncPeriod: opts.controller.syncPeriod };
@@ -171,10 +173,11 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
             mkdirSync(outDir, { recursive: true });
             writeFileSync(join(outDir, "plan.svg"), planSvg(stack, result));
             say("");
-            say(`autoscaling preview, ${load.duration} s (pod start ${opts.podStartSeconds} s${settings.cluster.flavour === "eks" ? `, node ready ${opts.nodeProvisionSeconds} s after the autoscaler asks` : ", no node autoscaler on kind"}):`);
+            const nodesNote = { eks: `, node ready ${opts.nodeProvisionSeconds} s after the autoscaler asks`, kind: ", no node autoscaler on kind", existing: ", the existing cluster's nodes not modelled: no pod waits for one" }[settings.cluster.flavour];
+            say(`autoscaling preview, ${load.duration} s (pod start ${opts.podStartSeconds} s${nodesNote}):`);
             for (const line of summaryTable(summaries).split("\n")) say(`  ${line}`);
             const peakNodes = Math.max(0, ...result.cluster.map((c) => c.nodes));
-            say(`  nodes: ${result.cluster[0]?.nodes ?? 0} at the start, ${peakNodes} at the peak`);
+            if (settings.cluster.flavour !== "existing") say(`  nodes: ${result.cluster[0]?.nodes ?? 0} at the start, ${peakNodes} at the peak`);
             say(`wrote ${relative(PROJECT_ROOT, join(outDir, "plan.json"))} and ${relative(PROJECT_ROOT, join(outDir, "plan.svg"))}`);
         } else {
             say("no --load FILE: capacity only (e.g. --load examples/load-backend-spike.yaml for the autoscaling preview)");

@@ -110,6 +110,15 @@ describe("npm run plan", () => {
         expect(r.err).toMatch(/^kubeforge:cluster\.eks\.nodes\.instanceTypes: "m6id\.large" is not an instance type the plan knows \(supported: /);
     });
 
+    it("an existing cluster: no capacity verdict, a preview in which no pod waits for a node", async () => {
+        const file = join(tmp(), "Pulumi.ext.yaml");
+        writeFileSync(file, "config:\n  kubeforge:cluster:\n    flavour: existing\n    context: my-cluster\n    registry: registry.example.com/team\n");
+        const r = await run(["ext", "--stack-file", file, "--load", EXAMPLE, "--out", tmp()]);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain("capacity: the existing cluster's nodes are not known to the program");
+        expect(r.out).toMatch(/^ {2}backend .* 5 \/ 5 .* 0$/m);
+    });
+
     it("as a command: a stack that does not exist is one line on stderr and exit 2", () => {
         const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
         const r = spawnSync(tsx, [join(PROJECT_ROOT, "scripts", "plan.ts"), "nope"], { encoding: "utf8", cwd: PROJECT_ROOT });

@@ -193,3 +193,18 @@ describe("the preview on a small EKS cluster (hand-made)", () => {
         expect(svg).toContain("a&amp;b&lt;c&gt;");
     });
 });
+
+describe("the declared HPA", () => {
+    it("reads behavior tolerances, Quantities in the API (KEP-4951), as fractions", () => {
+        const settings = settingsFromConfig(stackConfig("dev"), "kubeforge", "dev");
+        const resource = (type: string, inputs: Record<string, unknown>) => ({ type, name: "x", parent: null, inputs, options: {} as never, custom: true, urn: "" });
+        const d = declaredStack([
+            resource("kubernetes:apps/v1:Deployment", { metadata: { name: "backend" }, spec: { template: { spec: { containers: [{ name: "backend", resources: { requests: { cpu: "100m", memory: "256Mi" } } }] } } } }),
+            resource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", { spec: { scaleTargetRef: { name: "backend" }, minReplicas: 2, maxReplicas: 4, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 60 } } }], behavior: { scaleUp: { tolerance: "50m" }, scaleDown: { tolerance: "0.2" } } } }),
+            resource("kubernetes:apps/v1:StatefulSet", { metadata: { name: "valkey" }, spec: { replicas: 1, template: { spec: { containers: [{ name: "valkey", resources: { requests: { cpu: "200m", memory: "128Mi" } } }] } } } }),
+        ], settings);
+        expect(d.services[0]?.hpa).toEqual({ minReplicas: 2, maxReplicas: 4, metrics: [{ resource: "cpu", averageUtilization: 60 }], behavior: { scaleUp: { tolerance: 0.05 }, scaleDown: { tolerance: 0.2 } } });
+        // Another workload the program declares counts as platform pods, with its own requests.
+        expect(d.capacity.platform.find((p) => p.name === "valkey")).toMatchObject({ replicas: 1, requests: { cpu: 200, memory: 128 * 2 ** 20 } });
+    });
+});

@@ -266,6 +266,11 @@ export function podOf(owner: string, requests: Resources, zoneSpread: boolean, t
     return { owner, requests, zoneSpread, toleratesControlPlane };
 }
 
+/** Every replica of the platform's pods, to place before the services'. */
+export function platformPods(model: CapacityModel): PodToPlace[] {
+    return model.platform.flatMap((p) => Array.from({ length: p.replicas }, () => podOf(p.name, p.requests, false, p.toleratesControlPlane ?? false)));
+}
+
 /** A cluster at the given node counts per group (kind gets its control-plane node too). */
 export function buildNodes(model: CapacityModel, counts: ReadonlyMap<string, number>): SimNode[] {
     const nodes: SimNode[] = [];
@@ -321,8 +326,7 @@ export interface ScenarioResult {
 export function placeScenario(model: CapacityModel, scenario: "min" | "max"): ScenarioResult {
     const counts = new Map(model.nodeGroups.map((g) => [g.name, g.minSize]));
     const nodes = buildNodes(model, counts);
-    const queue: PodToPlace[] = [];
-    for (const p of model.platform) for (let i = 0; i < p.replicas; i++) queue.push(podOf(p.name, p.requests, false, p.toleratesControlPlane ?? false));
+    const queue = platformPods(model);
     const target = (s: ServiceCapacity) => (scenario === "min" ? s.minReplicas : s.maxReplicas);
     const most = Math.max(0, ...model.services.map(target));
     for (let i = 0; i < most; i++) {

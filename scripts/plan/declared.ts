@@ -63,6 +63,19 @@ function hasZoneSpread(podSpec: Json): boolean {
     return arr(podSpec.topologySpreadConstraints).some((c) => obj(c).topologyKey === "topology.kubernetes.io/zone" && obj(c).whenUnsatisfiable === "DoNotSchedule");
 }
 
+/** A `tolerance` Quantity (`"50m"`, `"0.05"`) as a fraction. */
+function fraction(q: unknown): number | undefined {
+    if (typeof q === "number") return q;
+    const m = typeof q === "string" ? /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(q) : null;
+    return m ? Number(m[1]) / (m[2] === "m" ? 1000 : 1) : undefined;
+}
+
+/** The declared behavior, its tolerances (Quantities in the API) as numbers. */
+function behaviorOf(b: Json): Behavior {
+    const rules = (r: unknown) => (isPlainObject(r) ? { ...(r as NonNullable<Behavior["scaleUp"]>), tolerance: fraction(r.tolerance) } : undefined);
+    return { scaleUp: rules(b.scaleUp), scaleDown: rules(b.scaleDown) };
+}
+
 function hpaSpec(hpa: Json): HpaSpec {
     const spec = obj(hpa.spec);
     const metrics: UtilizationMetric[] = arr(spec.metrics).flatMap((m) => {
@@ -71,7 +84,7 @@ function hpaSpec(hpa: Json): HpaSpec {
         if (obj(m).type !== "Resource" || target.type !== "Utilization" || (resource.name !== "cpu" && resource.name !== "memory")) return [];
         return [{ resource: resource.name, averageUtilization: num(target.averageUtilization, 100) }];
     });
-    const behavior = isPlainObject(spec.behavior) ? (spec.behavior as Behavior) : undefined;
+    const behavior = isPlainObject(spec.behavior) ? behaviorOf(spec.behavior) : undefined;
     return { minReplicas: num(spec.minReplicas, 1), maxReplicas: num(spec.maxReplicas, 1), metrics, behavior };
 }
 

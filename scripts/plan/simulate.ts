@@ -9,7 +9,7 @@
  * share it by request (CFS shares); metrics-server scrapes every 15 s and reports each pod's mean
  * CPU between its last two scrapes. Pure and deterministic.
  */
-import { bind, type CapacityModel, growFor, newNode, pickNode, podOf, type PodToPlace, type SimNode, unbind } from "./capacity";
+import { bind, buildNodes, type CapacityModel, growFor, newNode, pickNode, platformPods, podOf, type PodToPlace, type SimNode, unbind } from "./capacity";
 import type { ProbeTiming } from "./declared";
 import { type ControllerConfig, DEFAULT_CONTROLLER, getResourceReplicas, type HpaPod, type HpaSpec, type HpaState, MetricError, type MetricProposal, newHpaState, type PodMetric, reconcileAutoscaler, tolerancesForHpa } from "./hpa";
 import type { Resources } from "./platform-pods";
@@ -170,19 +170,10 @@ const WARM_UP = 30;
 export function simulate(model: CapacityModel, services: readonly SimService[], opts: SimOptions): SimResult {
     const o = opts;
     const counts = new Map(model.nodeGroups.map((g) => [g.name, g.minSize]));
-    const nodes: SimNode[] = [];
-    if (model.flavour === "kind" && model.host) {
-        const cp = newNode({ name: "control-plane", zone: "", shape: model.nodeGroups[0]?.shape ?? { allocatable: { cpu: 0, memory: 0 }, pods: 0 } }, 0, model.daemonSets, true);
-        for (const p of model.controlPlane) bind(cp, podOf(p.name, p.requests, false, true));
-        nodes.push(cp);
-    }
-    for (const g of model.nodeGroups) for (let i = 0; i < g.minSize; i++) nodes.push(newNode(g, i, model.daemonSets));
-    for (const p of model.platform) {
-        for (let i = 0; i < p.replicas; i++) {
-            const pod = podOf(p.name, p.requests, false, p.toleratesControlPlane ?? false);
-            const node = pickNode(nodes, pod) ?? growFor(model, nodes, counts, pod);
-            if (node) bind(node, pod);
-        }
+    const nodes = buildNodes(model, counts);
+    for (const pod of platformPods(model)) {
+        const node = pickNode(nodes, pod) ?? growFor(model, nodes, counts, pod);
+        if (node) bind(node, pod);
     }
     const provisioning: { node: SimNode; readyAt: number }[] = [];
 
