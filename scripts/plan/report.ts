@@ -67,7 +67,7 @@ export function summaryTable(rows: readonly ServiceSummary[]): string {
     const head = ["service", "needed", "short of needed", "peak replicas (desired / ready)", "saturated", "peak pending"];
     const body = rows.map((r) => [
         r.name,
-        r.wantedPeak > r.neededPeak ? `${r.neededPeak} (max; ${r.wantedPeak} for the target)` : String(r.neededPeak),
+        r.wantedPeak > r.neededPeak ? `${r.neededPeak} (max; ${Number.isFinite(r.wantedPeak) ? r.wantedPeak : "no count"} for the target)` : String(r.neededPeak),
         r.shortSeconds === 0 ? "never" : `${r.shortSeconds} s${r.shortAtEnd ? " (still at the end)" : ""}`,
         `${r.peakDesired} / ${r.peakReady}`,
         `${r.saturatedSeconds} s`,
