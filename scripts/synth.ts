@@ -7,7 +7,8 @@
  * Invalid stack config exits 1 with one line per problem naming the key.
  *
  * `npm run synth -- <stack> --stack-file FILE` renders FILE's config as stack <stack> (a template
- * for a new environment, before it becomes `Pulumi.<stack>.yaml`).
+ * for a new environment, before it becomes `Pulumi.<stack>.yaml`); FILE is absolute or relative to
+ * the directory the command was run in (./user-files.ts).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { runUnderMocks, type RecordedResource } from "./mocks";
 import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
+import { userFile } from "./user-files";
 
 /** The synth contract's view of a resource. */
 function contractEntry(r: RecordedResource): { type: string; name: string; parent: string | null; inputs: Record<string, unknown>; options: RecordedResource["options"] } {
@@ -36,16 +38,30 @@ export function kubernetesObjects(resources: RecordedResource[]): Record<string,
     });
 }
 
+function parseSynthArgs(argv: string[]) {
+    return parseArgs({ args: argv, allowPositionals: true, options: { "stack-file": { type: "string" } } });
+}
+
 async function main(argv: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { "stack-file": { type: "string" } } });
+    const usage = "usage: npm run synth -- <stack> [--stack-file FILE]   (e.g. dev, staging, prod)";
+    let args: ReturnType<typeof parseSynthArgs>;
+    try {
+        args = parseSynthArgs(argv);
+    } catch (err) {
+        // An unknown option or --stack-file without a value: node:util's one-line message.
+        console.error(`${(err as Error).message} (${usage})`);
+        return 2;
+    }
+    const { values, positionals } = args;
     const stack = positionals[0];
     if (!stack || positionals.length > 1) {
-        console.error("usage: npm run synth -- <stack> [--stack-file FILE]   (e.g. dev, staging, prod)");
+        console.error(usage);
         return 2;
     }
     let config: Record<string, unknown>;
     try {
-        config = stackConfig(stack, { stackFile: values["stack-file"] });
+        const stackFile = values["stack-file"];
+        config = stackConfig(stack, { stackFile: stackFile === undefined ? undefined : userFile("--stack-file", stackFile) });
     } catch (err) {
         console.error((err as Error).message);
         return 2;

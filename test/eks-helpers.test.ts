@@ -64,6 +64,13 @@ describe("placeholder config", () => {
         expect(placeholderProblems({ publicAccessCidrs: [] }, "kubeforge")).toEqual([]);
     });
 
+    it("flags a preview principal in a documentation account the same way, with its own fix", () => {
+        expect(placeholderProblems({ adminPrincipalArn: REAL_ADMIN, previewPrincipalArn: "arn:aws:iam::123456789012:role/kubeforge-preview", publicAccessCidrs: [] }, "kubeforge")).toEqual([
+            `kubeforge:cluster.eks.previewPrincipalArn: "arn:aws:iam::123456789012:role/kubeforge-preview" is a placeholder in AWS's documentation account 123456789012; set the ARN of the read-only IAM role CI previews and drift checks assume (docs/environments.md)`,
+        ]);
+        expect(placeholderProblems({ adminPrincipalArn: REAL_ADMIN, previewPrincipalArn: "arn:aws:iam::210987654321:role/kubeforge-preview", publicAccessCidrs: [] }, "kubeforge")).toEqual([]);
+    });
+
     it("flags public-access CIDRs inside the RFC 5737 documentation ranges, not real ranges around or beside them", () => {
         expect(placeholderProblems({ adminPrincipalArn: REAL_ADMIN, publicAccessCidrs: ["198.18.0.0/24", "203.0.113.0/24"] }, "kubeforge")).toEqual([
             `kubeforge:cluster.eks.publicAccessCidrs[1]: "203.0.113.0/24" is a placeholder in the documentation range 203.0.113.0/24 (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`,

@@ -29,7 +29,7 @@ describe("EKS placeholders during a real update", () => {
     it("refuses the committed prod stack file with one line per example value, having created nothing", async () => {
         const { resources, error } = await build(stackSettings("prod"));
         expect(error).toBeInstanceOf(pulumi.RunError);
-        expect((error as Error).message.split("\n").map((l) => l.slice(0, l.indexOf(": ")))).toEqual(["kubeforge:cluster.eks.adminPrincipalArn", "kubeforge:cluster.eks.publicAccessCidrs[0]"]);
+        expect((error as Error).message.split("\n").map((l) => l.slice(0, l.indexOf(": ")))).toEqual(["kubeforge:cluster.eks.adminPrincipalArn", "kubeforge:cluster.eks.previewPrincipalArn", "kubeforge:cluster.eks.publicAccessCidrs[0]"]);
         // Only the component itself registered: no provider, no KMS key, no cluster.
         expect(resources.map((r) => r.type)).toEqual(["kubeforge:cluster:EksCluster"]);
     });
@@ -38,6 +38,7 @@ describe("EKS placeholders during a real update", () => {
         const settings = stackSettings("prod", (raw) => {
             const eks = (raw.cluster as { eks: Record<string, unknown> }).eks;
             eks.adminPrincipalArn = "arn:aws:iam::210987654321:role/platform-admin";
+            eks.previewPrincipalArn = "arn:aws:iam::210987654321:role/kubeforge-preview";
             eks.publicAccessCidrs = ["198.18.0.0/24"];
         }, "real");
         const { resources, error } = await build(settings);

@@ -130,6 +130,7 @@ describe.each([
     it("warns, under mocks, about each example value the committed stack file carries, naming the key, the value and what to set", () => {
         expect(warnings.filter((w) => w.startsWith("kubeforge:"))).toEqual([
             `kubeforge:cluster.eks.adminPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-platform-admin" is a placeholder in AWS's documentation account 111122223333; set the ARN of the IAM role or user your operators and CI run pulumi as`,
+            `kubeforge:cluster.eks.previewPrincipalArn: "arn:aws:iam::111122223333:role/kubeforge-preview" is a placeholder in AWS's documentation account 111122223333; set the ARN of the read-only IAM role CI previews and drift checks assume (docs/environments.md)`,
             ...(production ? [`kubeforge:cluster.eks.publicAccessCidrs[0]: "203.0.113.0/24" is a placeholder in the documentation range 203.0.113.0/24 (RFC 5737); set your operators' and CI runners' egress CIDRs, or [] for a private-only endpoint`] : []),
         ]);
     });

@@ -96,7 +96,8 @@ describe("synth input", () => {
 });
 
 describe("npm run policy", () => {
-    const run = (...args: string[]) => spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/policy.ts", ...args], { cwd: ROOT, encoding: "utf8" });
+    // As `npm run policy` from the project root: npm sets INIT_CWD to where it was started.
+    const run = (...args: string[]) => spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/policy.ts", ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, INIT_CWD: ROOT } });
 
     it("exits 1 on a mandatory violation and 0 on a compliant stack", () => {
         const broken = run("prod", "--resources", "policy/test/fixtures/broken.resources.json");
@@ -113,7 +114,7 @@ describe("npm run policy", () => {
         expect(usage.stderr.trim()).toBe("usage: npm run policy -- <stack> [--resources FILE]");
         const missing = run("prod", "--resources", "nope.json");
         expect(missing.status).toBe(2);
-        expect(missing.stderr.trim()).toBe("nope.json: cannot be read");
+        expect(missing.stderr.trim()).toBe(`--resources nope.json: cannot be read (${join(ROOT, "nope.json")}: no such file); give a path relative to the directory you ran the command in, or an absolute one`);
         const noConfig = run("qa", "--resources", "policy/test/fixtures/compliant.resources.json");
         expect(noConfig.stderr.trim()).toBe("policy/config/qa.json: cannot be read");
     });

@@ -11,6 +11,8 @@ const cidr = z.string().superRefine((value, ctx) => {
     const problem = cidrProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
+const iamPrincipalArn = (exampleRole: string) =>
+    z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, `is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/${exampleRole})`);
 const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(MAX_NODES, `must be at most ${MAX_NODES}`);
 const eksIdList = (kind: string, pattern: RegExp, example: string) =>
     z.array(z.string().regex(pattern, `is not a ${kind} id (e.g. ${example})`)).min(2, "must list at least two (EKS needs two availability zones)");
@@ -95,7 +97,12 @@ export const eksSchema = z
          */
         supportType: z.enum(["STANDARD", "EXTENDED"]).default("STANDARD"),
         /** IAM role or user ARN given cluster-admin through an access entry (required for eks). */
-        adminPrincipalArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, "is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/platform-admin)").optional(),
+        adminPrincipalArn: iamPrincipalArn("platform-admin").optional(),
+        /**
+         * IAM role or user ARN CI previews and drift checks run as: a view-only access entry
+         * (./preview-access.ts). Default none (no such entry).
+         */
+        previewPrincipalArn: iamPrincipalArn("kubeforge-preview").optional(),
         /** ACM certificate ARN: internet-facing NLBs then listen with TLS on 443 (TLS 1.3/1.2). Default none (plain HTTP on servicePort). */
         loadBalancerCertificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate\/[0-9a-f-]{36}$/, "is not an ACM certificate ARN (e.g. arn:aws:acm:eu-west-1:111122223333:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab)").optional(),
         /** CIDRs allowed to reach the public API endpoint; [] keeps the endpoint private only. Default []. */
@@ -134,8 +141,9 @@ export type EksSettings = z.infer<typeof eksSchema>;
 
 /**
  * Checks of an eks block that need more than the block, for a stack whose flavour is eks:
- * `aws:region` must be set, an admin principal given, and production must not open the API
- * endpoint to the whole internet. Fills in the region. One line per problem, keys under `ns`.
+ * `aws:region` must be set, an admin principal given (and a preview principal, if any, must be
+ * another), and production must not open the API endpoint to the whole internet. Fills in the
+ * region. One line per problem, keys under `ns`.
  */
 export function eksStackProblems(eks: EksSettings, environment: string | undefined, awsRegion: string | undefined, ns: string): string[] {
     const problems: string[] = [];
@@ -148,6 +156,9 @@ export function eksStackProblems(eks: EksSettings, environment: string | undefin
     }
     if (eks.adminPrincipalArn === undefined) {
         problems.push(`${ns}:cluster.eks.adminPrincipalArn: (missing) must be set when cluster.flavour is "eks" (the IAM role or user that administers the cluster)`);
+    }
+    if (eks.previewPrincipalArn !== undefined && eks.previewPrincipalArn === eks.adminPrincipalArn) {
+        problems.push(`${ns}:cluster.eks.previewPrincipalArn: ${JSON.stringify(eks.previewPrincipalArn)} is the admin principal; previews need a read-only principal of their own (and EKS allows one access entry per principal)`);
     }
     if (environment === "production") {
         eks.publicAccessCidrs.forEach((c, i) => {

@@ -20,9 +20,10 @@ import { CONFIG_NAMESPACE, type Settings } from "../../config";
 import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
 import { ADDONS_BEFORE_NODES, eksAddon } from "./addons";
-import { clusterAutoscaler, loadBalancerController } from "./controllers";
+import { clusterAutoscaler, CONTROLLER_NAMESPACE, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
 import { EksNetwork } from "./network";
+import { previewAccess } from "./preview-access";
 import { EcrRegistry } from "./registry";
 import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
 import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
@@ -270,6 +271,10 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             pulumi.all([clusterName, this.cluster.endpoint, this.cluster.certificateAuthority.data]).apply(([n, endpoint, ca]) => eksKubeconfig(n, endpoint, ca, eks.region)),
         );
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy] });
+        if (eks.previewPrincipalArn) {
+            // Every Helm release of the program is in kube-system: the controllers' and metrics-server's (components/platform.ts).
+            previewAccess(name, { clusterName, partition: partition.partition, principalArn: eks.previewPrincipalArn, releaseNamespaces: [CONTROLLER_NAMESPACE], k8sProvider: this.provider, awsProvider }, this);
+        }
         // Controllers and workloads need nodes and cluster DNS.
         const running = [...nodeGroups, coredns];
         const controllerArgs = { clusterName, kubernetesVersion: eks.kubernetesVersion, region: eks.region, k8sProvider: this.provider, awsProvider, dependsOn: running };

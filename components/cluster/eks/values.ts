@@ -56,20 +56,30 @@ export const DOCUMENTATION_CIDRS = ["192.0.2.0/24", "198.51.100.0/24", "203.0.11
 /** The EKS settings that stack files ship with example values (see {@link placeholderProblems}). */
 export interface PlaceholderCandidates {
     adminPrincipalArn?: string;
+    previewPrincipalArn?: string;
     publicAccessCidrs: readonly string[];
 }
 
+/** What to set instead of an example principal, per key. */
+const PRINCIPAL_HINTS = {
+    adminPrincipalArn: "the ARN of the IAM role or user your operators and CI run pulumi as",
+    previewPrincipalArn: "the ARN of the read-only IAM role CI previews and drift checks assume (docs/environments.md)",
+} as const;
+
 /**
  * Example values left in the stack config, one line each naming the key, the value and what to
- * set: an admin principal in one of {@link DOCUMENTATION_ACCOUNTS}, a public-access CIDR inside
- * one of {@link DOCUMENTATION_CIDRS}. They pass validation (so synth and previews of the committed
- * stack files work) but cannot work in AWS. Empty when there are none.
+ * set: an admin or preview principal in one of {@link DOCUMENTATION_ACCOUNTS}, a public-access
+ * CIDR inside one of {@link DOCUMENTATION_CIDRS}. They pass validation (so synth and previews of
+ * the committed stack files work) but cannot work in AWS. Empty when there are none.
  */
 export function placeholderProblems(eks: PlaceholderCandidates, configNamespace: string): string[] {
     const problems: string[] = [];
-    const account = eks.adminPrincipalArn === undefined ? undefined : /^arn:[^:]+:iam::([0-9]{12}):/.exec(eks.adminPrincipalArn)?.[1];
-    if (account !== undefined && (DOCUMENTATION_ACCOUNTS as readonly string[]).includes(account)) {
-        problems.push(`${configNamespace}:cluster.eks.adminPrincipalArn: ${JSON.stringify(eks.adminPrincipalArn)} is a placeholder in AWS's documentation account ${account}; set the ARN of the IAM role or user your operators and CI run pulumi as`);
+    for (const [key, hint] of Object.entries(PRINCIPAL_HINTS) as [keyof typeof PRINCIPAL_HINTS, string][]) {
+        const arn = eks[key];
+        const account = arn === undefined ? undefined : /^arn:[^:]+:iam::([0-9]{12}):/.exec(arn)?.[1];
+        if (account !== undefined && (DOCUMENTATION_ACCOUNTS as readonly string[]).includes(account)) {
+            problems.push(`${configNamespace}:cluster.eks.${key}: ${JSON.stringify(arn)} is a placeholder in AWS's documentation account ${account}; set ${hint}`);
+        }
     }
     eks.publicAccessCidrs.forEach((text, i) => {
         const c = parseCidr(text);
