@@ -23,7 +23,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { settingsFromConfig } from "../components/config";
 import { MEMORY_QUANTITY, memoryBytes } from "../components/formats";
@@ -35,6 +35,7 @@ import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
 import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath } from "./stack-files";
+import { invocationDir, userFile } from "./user-files";
 
 const USAGE = "usage: npm run plan -- <stack> [--stack-file FILE] [--load FILE] [--json] [--host-cpus N --host-memory Q] [--pod-start S] [--node-delay S] [--calibration FILE] [--out DIR]";
 
@@ -107,7 +108,8 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
     }
     const say = values.json ? io.err : io.out;
     try {
-        const stackFile = values["stack-file"];
+        // Paths on the command line are relative to where the user ran npm (scripts/user-files.ts).
+        const stackFile = values["stack-file"] === undefined ? undefined : userFile("--stack-file", values["stack-file"]);
         if (stackFile === undefined && !existsSync(stackFilePath(stack))) {
             const stacks = readdirStacks();
             throw new PlanInputError(`stack ${JSON.stringify(stack)} does not exist: there is no Pulumi.${stack}.yaml (stacks: ${stacks.join(", ")}); or give --stack-file FILE`);
@@ -122,15 +124,16 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         const host = settings.cluster.flavour === "kind" ? dockerHost(values["host-cpus"], values["host-memory"]) : undefined;
         const model = withHost(declared.capacity, host);
         const names = declared.services.map((s) => s.name);
-        const load = values.load === undefined ? undefined : readLoad(values.load, names);
-        const calibrationFile = values.calibration ?? join(PROJECT_ROOT, "services", "calibration.json");
+        const loadFile = values.load === undefined ? undefined : userFile("--load", values.load);
+        const load = loadFile === undefined ? undefined : readLoad(loadFile, names, values.load);
+        const calibrationFile = values.calibration === undefined ? join(PROJECT_ROOT, "services", "calibration.json") : userFile("--calibration", values.calibration);
         const calibration = load ? readCalibration(calibrationFile) : undefined;
 
         const verdict = capacityVerdict(model);
         say(`plan for stack ${stack} (${settings.cluster.flavour})${host ? `: Docker host ${host.cpus} CPUs, ${(host.memoryBytes / 2 ** 30).toFixed(1)}Gi from ${host.source}` : ""}`);
         for (const line of [...declared.notes, ...verdict.lines]) say(`  ${line}`);
 
-        const outDir = values.out ?? join(PROJECT_ROOT, "plan", stack);
+        const outDir = values.out === undefined ? join(PROJECT_ROOT, "plan", stack) : resolve(invocationDir(), values.out);
         const doc: Record<string, unknown> = {
             stack,
             flavour: settings.cluster.flavour,
@@ -189,7 +192,7 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         return verdict.fits ? 0 : 1;
     } catch (e) {
         const err = e as Error;
-        if (err.name === "PlanInputError" || err.name === "ConfigError") {
+        if (err.name === "PlanInputError" || err.name === "ConfigError" || err.name === "UserFileError") {
             io.err(err.message);
             return 2;
         }

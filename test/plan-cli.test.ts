@@ -50,6 +50,16 @@ describe("npm run plan", () => {
         expect(XMLValidator.validate(readFileSync(join(dir, "plan.svg"), "utf8"))).toBe(true);
     });
 
+    it("reads a relative --load from where the user ran npm (INIT_CWD, scripts/user-files.ts)", async () => {
+        vi.stubEnv("INIT_CWD", join(PROJECT_ROOT, "examples"));
+        try {
+            const r = await run(["dev", "--load", "load-backend-spike.yaml", "--host-cpus", "8", "--host-memory", "16Gi", "--out", tmp()]);
+            expect([r.code, r.err]).toEqual([0, ""]);
+        } finally {
+            vi.unstubAllEnvs();
+        }
+    });
+
     it("--json prints plan.json to stdout and the rest to stderr", async () => {
         const r = await run(["dev", "--load", EXAMPLE, "--host-cpus", "8", "--host-memory", "16Gi", "--out", tmp(), "--json"]);
         expect(r.code).toBe(0);
@@ -69,7 +79,7 @@ describe("npm run plan", () => {
         ["half of the host flags", ["dev", "--host-cpus", "4"], /^--host-cpus and --host-memory: give both or neither \(got only --host-cpus\)$/],
         ["a bad host size", ["dev", "--host-cpus", "four", "--host-memory", "8Gi"], /^--host-cpus: "four" is not a number of CPUs above 0$/],
         ["a negative pod start", ["dev", "--pod-start=-1"], /^--pod-start: "-1" is not a number of seconds \(at least 0\)$/],
-        ["a missing load file", ["prod", "--load", "/nonexistent/load.yaml"], /^--load: cannot read \/nonexistent\/load\.yaml$/],
+        ["a missing load file", ["prod", "--load", "/nonexistent/load.yaml"], /^--load \/nonexistent\/load\.yaml: cannot be read \(\/nonexistent\/load\.yaml: no such file\); give a path relative to the directory you ran the command in, or an absolute one$/],
     ];
     for (const [name, args, line] of badCases) {
         it(`${name}: one line, exit 2`, async () => {

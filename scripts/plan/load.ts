@@ -100,15 +100,9 @@ export function parseLoad(file: string, text: string, serviceNames: readonly str
     return load;
 }
 
-/** Read a load file; a missing file is one line too. */
-export function readLoad(file: string, serviceNames: readonly string[]): LoadFile {
-    let text: string;
-    try {
-        text = readFileSync(file, "utf8");
-    } catch {
-        throw new PlanInputError(`--load: cannot read ${file}`);
-    }
-    return parseLoad(file, text, serviceNames);
+/** Read a load file (checked readable by the caller); its lines name it as the user gave it (`shown`). */
+export function readLoad(path: string, serviceNames: readonly string[], shown = path): LoadFile {
+    return parseLoad(shown, readFileSync(path, "utf8"), serviceNames);
 }
 
 /** A service's offered load, one rate per second (a rate holds until the next point, or ramps linearly to it). */
