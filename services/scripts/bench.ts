@@ -9,8 +9,13 @@
  * redis-server (Debian's, as in the tests) as real processes on 127.0.0.1, logging at info as in
  * production (to files under the OS temp dir), and drives them with autocannon from this process.
  *
+ * Then it calibrates `npm run plan` (./calibration.ts): each service's CPU per request on a
+ * representative route at a fixed rate, idle CPU, most CPU when saturated, memory and start-up
+ * time, written to services/calibration.json (committed, with the machine and date).
+ *
  * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_CONNECTIONS (default 10),
- * BENCH_REPORT_SIZE (samples per report, default 10000).
+ * BENCH_REPORT_SIZE (samples per report, default 10000), BENCH_CALIBRATION_RATE (requests per
+ * second of the fixed-rate run, default 100), BENCH_SKIP_THROUGHPUT=1 (calibration only).
  */
 import autocannon from "autocannon";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -19,12 +24,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../kit/test/support";
 import { RedisServer } from "../messages/test/redis-server";
+import { calibrate, type ServiceCalibration, writeCalibration } from "./calibration";
 
 const SERVICES_DIR = join(__dirname, "..");
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const REPORT_SIZE = Number(process.env.BENCH_REPORT_SIZE ?? 10_000);
 const LOG_DIR = mkdtempSync(join(tmpdir(), "kubeforge-bench-"));
+const CALIBRATION_RATE = Number(process.env.BENCH_CALIBRATION_RATE ?? 100);
 
 const BARE_HELLO = `require("node:http").createServer((req, res) => {
   res.setHeader("content-type", "application/json; charset=utf-8");
@@ -33,6 +40,8 @@ const BARE_HELLO = `require("node:http").createServer((req, res) => {
 
 const children: ChildProcess[] = [];
 const stores: RedisServer[] = [];
+/** pid and start-up time (spawn to the first 200 on the ready path) of each started process, by name. */
+const started = new Map<string, { pid: number; startSeconds: number }>();
 
 async function waitReady(url: string, path: string): Promise<void> {
     for (let i = 0; i < 200; i++) {
@@ -50,6 +59,7 @@ async function waitReady(url: string, path: string): Promise<void> {
 async function start(name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<string> {
     const port = await freePort();
     const log = openSync(join(LOG_DIR, `${name}.log`), "w");
+    const spawnedAt = performance.now();
     const child = spawn(process.execPath, args, {
         cwd: SERVICES_DIR,
         env: { PATH: process.env.PATH, NODE_ENV: "production", HOST: "127.0.0.1", PORT: String(port), METRICS_PORT: "0", ...env },
@@ -58,6 +68,7 @@ async function start(name: string, args: string[], env: Record<string, string>, 
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitReady(url, readyPath);
+    started.set(name, { pid: child.pid ?? 0, startSeconds: (performance.now() - spawnedAt) / 1000 });
     return url;
 }
 
@@ -129,11 +140,43 @@ async function main(): Promise<void> {
     const baseline = await start("baseline", ["-e", BARE_HELLO], {}, "/");
     const messages = await start("messages", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
     const messages2 = await start("messages-2", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
-    const publish = JSON.stringify({ body: "a message of about a hundred bytes, as a chat line or an event would be, published to one topic" });
-    const topic = (url: string) => `${url}/topics/bench/messages`;
     const reports = await start("reports", ["reports/dist/main.js"], {}, "/readyz");
     const backend = await start("backend", ["backend/dist/main.js"], { MESSAGES_URL: messages, REPORTS_URL: reports }, "/readyz");
 
+    if (process.env.BENCH_SKIP_THROUGHPUT !== "1") await throughput({ baseline, backend, reports, messages: [messages, messages2] });
+
+    // Calibration for `npm run plan`: one representative route per service, measured on its own process.
+    const targets = [
+        { name: "backend", route: "GET /api/messages?topic=bench&limit=20 (proxied to messages)", url: `${backend}/api/messages?topic=bench&limit=20`, method: "GET" as const },
+        { name: "messages", route: "POST /topics/bench/messages", url: `${messages}/topics/bench/messages`, method: "POST" as const, body: JSON.stringify({ body: "hello from the bench" }) },
+        { name: "reports", route: `POST /reports (size ${REPORT_SIZE})`, url: `${reports}/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
+    ];
+    const calibration: Record<string, ServiceCalibration> = {};
+    for (const t of targets) {
+        const proc = started.get(t.name);
+        if (!proc) throw new Error(`${t.name} was not started`);
+        calibration[t.name] = await calibrate({ ...t, ...proc }, { rate: CALIBRATION_RATE, seconds: DURATION, idleSeconds: 5, connections: CONNECTIONS });
+    }
+    const file = join(SERVICES_DIR, "calibration.json");
+    writeCalibration(file, calibration, { rate: CALIBRATION_RATE, seconds: DURATION });
+    console.log(`\ncalibration for npm run plan (${CALIBRATION_RATE} req/s for ${DURATION} s per service), written to ${file}:`);
+    for (const [name, c] of Object.entries(calibration)) {
+        console.log(`${name.padEnd(8)} ${c.cpuPerRequest} ms CPU/request on ${c.route}; idle ${c.idleCpu}m; saturated ${c.maxCpu}m; RSS ${Math.round(c.memoryBytes / 2 ** 20)}Mi; ready after ${c.startSeconds} s`);
+    }
+}
+
+/** Base URLs of the processes the throughput targets run against. */
+interface Processes {
+    baseline: string;
+    backend: string;
+    reports: string;
+    /** Two messages processes on one store. */
+    messages: [string, string];
+}
+
+async function throughput({ baseline, backend, reports, messages: [messages, messages2] }: Processes): Promise<void> {
+    const publish = JSON.stringify({ body: "a message of about a hundred bytes, as a chat line or an event would be, published to one topic" });
+    const topic = (url: string) => `${url}/topics/bench/messages`;
     const rows: Row[] = [];
     for (const target of [
         { name: "baseline: bare node:http hello", url: `${baseline}/` },
