@@ -134,29 +134,42 @@ async function measure(target: Target): Promise<Row> {
     };
 }
 
+/** messages (on `store`), reports and backend (calling both), started under names with `prefix`. */
+async function startServices(prefix: string, store: RedisServer): Promise<{ messages: string; reports: string; backend: string }> {
+    const messages = await start(`${prefix}messages`, ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
+    const reports = await start(`${prefix}reports`, ["reports/dist/main.js"], {}, "/readyz");
+    const backend = await start(`${prefix}backend`, ["backend/dist/main.js"], { MESSAGES_URL: messages, REPORTS_URL: reports }, "/readyz");
+    return { messages, reports, backend };
+}
+
 async function main(): Promise<void> {
     const store = await RedisServer.start();
     stores.push(store);
-    const baseline = await start("baseline", ["-e", BARE_HELLO], {}, "/");
-    const messages = await start("messages", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
-    const messages2 = await start("messages-2", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
-    const reports = await start("reports", ["reports/dist/main.js"], {}, "/readyz");
-    const backend = await start("backend", ["backend/dist/main.js"], { MESSAGES_URL: messages, REPORTS_URL: reports }, "/readyz");
 
-    if (process.env.BENCH_SKIP_THROUGHPUT !== "1") await throughput({ baseline, backend, reports, messages: [messages, messages2] });
-
-    // Calibration for `npm run plan`: one representative route per service, measured on its own process.
-    const targets = [
-        { name: "backend", route: "GET /api/messages?topic=bench&limit=20 (proxied to messages)", url: `${backend}/api/messages?topic=bench&limit=20`, method: "GET" as const },
-        { name: "messages", route: "POST /topics/bench/messages", url: `${messages}/topics/bench/messages`, method: "POST" as const, body: JSON.stringify({ body: "hello from the bench" }) },
-        { name: "reports", route: `POST /reports (size ${REPORT_SIZE})`, url: `${reports}/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
-    ];
-    const calibration: Record<string, ServiceCalibration> = {};
-    for (const t of targets) {
-        const proc = started.get(t.name);
-        if (!proc) throw new Error(`${t.name} was not started`);
-        calibration[t.name] = await calibrate({ ...t, ...proc }, { rate: CALIBRATION_RATE, seconds: DURATION, idleSeconds: 5, connections: CONNECTIONS });
+    if (process.env.BENCH_SKIP_THROUGHPUT !== "1") {
+        const baseline = await start("baseline", ["-e", BARE_HELLO], {}, "/");
+        const { messages, reports, backend } = await startServices("", store);
+        const messages2 = await start("messages-2", ["messages/dist/main.js"], { STORE_URL: store.url }, "/readyz");
+        await throughput({ baseline, backend, reports, messages: [messages, messages2] });
+        // The throughput runs leave V8 heaps grown; calibrate on fresh processes.
+        for (const child of children.splice(0)) child.kill("SIGTERM");
     }
+
+    // Calibration for `npm run plan`: one representative route per service, each measured on a
+    // fresh process before anything else loads it (backend last: its route loads messages too).
+    const fresh = await startServices("calibration-", store);
+    const targets = [
+        { name: "messages", route: "POST /topics/bench/messages", url: `${fresh.messages}/topics/bench/messages`, method: "POST" as const, body: JSON.stringify({ body: "hello from the bench" }) },
+        { name: "reports", route: `POST /reports (size ${REPORT_SIZE})`, url: `${fresh.reports}/reports`, method: "POST" as const, body: JSON.stringify({ size: REPORT_SIZE }) },
+        { name: "backend", route: "GET /api/messages?topic=bench&limit=20 (proxied to messages)", url: `${fresh.backend}/api/messages?topic=bench&limit=20`, method: "GET" as const },
+    ];
+    const measured: Record<string, ServiceCalibration> = {};
+    for (const t of targets) {
+        const proc = started.get(`calibration-${t.name}`);
+        if (!proc) throw new Error(`${t.name} was not started`);
+        measured[t.name] = await calibrate({ ...t, ...proc }, { rate: CALIBRATION_RATE, seconds: DURATION, idleSeconds: 5, connections: CONNECTIONS });
+    }
+    const calibration = Object.fromEntries(["backend", "messages", "reports"].map((name) => [name, measured[name] as ServiceCalibration]));
     const file = join(SERVICES_DIR, "calibration.json");
     writeCalibration(file, calibration, { rate: CALIBRATION_RATE, seconds: DURATION });
     console.log(`\ncalibration for npm run plan (${CALIBRATION_RATE} req/s for ${DURATION} s per service), written to ${file}:`);
