@@ -12,7 +12,7 @@
  * doctor, the provider and kind all talk to one daemon.
  */
 import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
-import { daemonIsWsl2, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, type DockerDaemon } from "./docker-endpoint";
+import { defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
 import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
@@ -163,7 +163,7 @@ export interface Preflight {
  * other stacks, which build images with the docker provider's default endpoint, that it reaches
  * the same daemon.
  */
-export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, machine: HostMachine = thisMachine()): Preflight {
     const client = checkTool(run, TOOLS.docker);
     if (client.length > 0) return { problems: client };
     const endpoint = resolveDockerEndpoint(run, env);
@@ -179,8 +179,8 @@ export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: Kind
     if (version !== undefined && isOlder(version, TOOLS.docker.minimum)) {
         problems.push(`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`);
     }
-    if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, hostPlatform));
-    else problems.push(...[defaultProviderProblem(run, env, d, hostPlatform)].filter((p): p is string => p !== undefined));
+    if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, machine));
+    else problems.push(...[defaultProviderProblem(run, env, d, machine)].filter((p): p is string => p !== undefined));
     return { problems, daemon: d };
 }
 
@@ -231,12 +231,12 @@ export function publishedHostPorts(ports: string): number[] {
  * pkg/controller/controller.go cleanup), and, where load-balancer ports are published on the host,
  * any other container holding one of this stack's load-balancer ports.
  */
-export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, hostPlatform: NodeJS.Platform): string[] {
+export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, machine: HostMachine): string[] {
     const format = ["{{.Names}}", ...[CLOUD_PROVIDER_KIND_LABEL, LOAD_BALANCER_CLUSTER_LABEL, KIND_NODE_CLUSTER_LABEL].map((l) => `{{.Label "${l}"}}`), "{{.Ports}}"].join("\t");
     const r = run("docker", dockerArgs(daemon.endpoint, ["ps", "--format", format]));
     if (r.status !== 0 || r.errorCode !== undefined) return [`docker: \`docker ps\` failed at ${daemon.endpoint.host} (${firstLine(r)})`];
     const own = new Set([`${kind.clusterName}-registry`, `${kind.clusterName}-cloud-provider-kind`]);
-    const published = lbPortsPublished(lbPortMappingOn(kind.lbPortMapping, hostPlatform, daemonIsWsl2(daemon)), daemonIsWsl2(daemon));
+    const published = lbPortsPublished(lbPortMappingOn(kind.lbPortMapping, daemon, machine), daemon);
     const ports = [...kind.lbPorts.values()];
     const range = ports.length > 0 ? `${Math.min(...ports)}–${Math.max(...ports)}` : "";
     const problems: string[] = [];
@@ -258,24 +258,24 @@ export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds
 }
 
 /** What the kind cluster needs before it can create anything: kind and the Docker host above. */
-export function kindPreflight(run: Runner, env: NodeJS.ProcessEnv, kind: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+export function kindPreflight(run: Runner, env: NodeJS.ProcessEnv, kind: KindNeeds, machine: HostMachine = thisMachine()): Preflight {
     const tool = checkTool(run, TOOLS.kind);
-    const docker = dockerPreflight(run, env, kind, hostPlatform);
+    const docker = dockerPreflight(run, env, kind, machine);
     return { problems: [...tool, ...docker.problems], ...(docker.daemon ? { daemon: docker.daemon } : {}) };
 }
 
 /** The checks this machine must pass for the program to run a stack (the Pulumi CLI aside). */
-export function machinePreflight(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
-    if (needs.kind) return kindPreflight(run, env, needs.kind, hostPlatform);
-    if (needs.builds) return dockerPreflight(run, env, undefined, hostPlatform);
+export function machinePreflight(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, machine: HostMachine = thisMachine()): Preflight {
+    if (needs.kind) return kindPreflight(run, env, needs.kind, machine);
+    if (needs.builds) return dockerPreflight(run, env, undefined, machine);
     return { problems: [] };
 }
 
 /** Every check for a stack, in the order a newcomer would fix them: one line per problem. */
-export function stackPrerequisites(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): string[] {
+export function stackPrerequisites(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, machine: HostMachine = thisMachine()): string[] {
     const pulumi = checkTool(run, TOOLS.pulumi);
     const problems = [...pulumi, ...(pulumi.length === 0 ? checkPulumiLogin(run) : [])];
-    problems.push(...machinePreflight(run, env, needs, hostPlatform).problems);
+    problems.push(...machinePreflight(run, env, needs, machine).problems);
     if (needs.flavour === "eks") problems.push(...checkTool(run, TOOLS.aws));
     return problems;
 }

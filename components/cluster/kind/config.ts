@@ -4,6 +4,7 @@
  * components/config.ts.
  */
 import { z } from "zod";
+import { daemonIsWsl2, daemonRunsHere, type DockerDaemon, type HostMachine } from "../../docker-endpoint";
 import { pinnedByTagAndDigest } from "../../formats";
 
 /**
@@ -33,8 +34,9 @@ export const kindSchema = z.strictObject({
         .default(5001),
     /**
      * Have cloud-provider-kind publish load-balancer ports on the host (`--enable-lb-port-mapping`),
-     * needed where the kind network is not routable from the host (macOS, Windows). Default: on
-     * when the host is not Linux.
+     * needed where the kind network is not routable from the host (the daemon runs in a VM:
+     * macOS, Windows, Docker Desktop on Linux). Default: on unless the daemon runs on this Linux
+     * machine itself, and always in WSL2.
      */
     lbPortMapping: z.boolean().optional(),
     /**
@@ -91,16 +93,17 @@ export function kindStackProblems(kind: KindSettings, services: readonly string[
 }
 
 /**
- * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where the
- * host cannot reach the kind network (not Linux: Docker runs in a VM) and in WSL2, where
+ * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where this
+ * machine cannot reach the kind network because the daemon runs in a VM (macOS, Windows, and
+ * Docker Desktop, Colima or Rancher Desktop on Linux: {@link daemonRunsHere}) and in WSL2, where
  * cloud-provider-kind would otherwise pick tunnel mode, which publishes the same ports and then
  * fails to set up tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
  */
-export function lbPortMappingOn(configured: boolean | undefined, hostPlatform: NodeJS.Platform, daemonIsWsl2: boolean): boolean {
-    return configured ?? (hostPlatform !== "linux" || daemonIsWsl2);
+export function lbPortMappingOn(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, host: HostMachine): boolean {
+    return configured ?? (!daemonRunsHere(daemon, host) || daemonIsWsl2(daemon));
 }
 
 /** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */
-export function lbPortsPublished(portMapping: boolean, daemonIsWsl2: boolean): boolean {
-    return portMapping || daemonIsWsl2;
+export function lbPortsPublished(portMapping: boolean, daemon: Pick<DockerDaemon, "kernelVersion">): boolean {
+    return portMapping || daemonIsWsl2(daemon);
 }

@@ -20,7 +20,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
-import { daemonIsWsl2 } from "../../docker-endpoint";
+import { thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
 import { CLOUD_PROVIDER_KIND_LABEL } from "../../prerequisites";
 import { kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished, type KindSettings } from "./config";
@@ -133,8 +133,8 @@ export interface KindClusterArgs {
     settings: Settings;
     /** The checked Docker daemon: every docker resource uses its provider, and kind is pointed at its endpoint. */
     docker: LocalDocker;
-    /** Host OS (`process.platform` values); with the daemon's kernel decides the default of `lbPortMapping`. Default: this machine's. */
-    hostPlatform?: NodeJS.Platform;
+    /** This machine; with the daemon, decides the default of `lbPortMapping`. Default: {@link thisMachine}. */
+    host?: HostMachine;
 }
 
 /** A kind cluster with a local registry and load balancers, implementing {@link KubeCluster}. */
@@ -171,9 +171,8 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const clusterName = kindClusterName(project, stack);
         const registryContainer = `${clusterName}-registry`;
         const registryHost = `localhost:${kind.registryPort}`;
-        const wsl2 = daemonIsWsl2(daemon);
-        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, args.hostPlatform ?? process.platform, wsl2);
-        this.lbPublished = lbPortsPublished(lbPortMapping, wsl2);
+        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, daemon, args.host ?? thisMachine());
+        this.lbPublished = lbPortsPublished(lbPortMapping, daemon);
         this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
