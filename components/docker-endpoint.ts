@@ -39,6 +39,26 @@ export interface DockerDaemon {
     kernelVersion: string;
     /** Host name of the machine or VM the daemon runs in (`docker info` Name: the daemon's `os.Hostname()`). */
     name: string;
+    /** The daemon's machine's architecture, `uname -m` (`docker info` Architecture): `x86_64`, `aarch64`. */
+    architecture: string;
+}
+
+/** Go's architecture names (Docker's platforms) for the `uname -m` names moby reports. */
+const UNAME_GOARCH: Record<string, string> = {
+    x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64", armv7l: "arm", armv6l: "arm",
+    i386: "386", i686: "386", ppc64le: "ppc64le", s390x: "s390x", riscv64: "riscv64", loongarch64: "loong64",
+};
+
+/**
+ * The platform of the daemon's containers, `linux/<GOARCH>`, from the architecture moby reports
+ * (docker-v29.7.2 `daemon/internal/platform/platform_linux.go` runtimeArchitecture: uname's
+ * machine field); undefined for one it does not know. kind's nodes run on it, so a service image
+ * must be built for it, whatever architecture the Node.js running Pulumi has (an x64 Node under
+ * Rosetta on Apple silicon, an x86_64 Colima VM on an arm64 Mac).
+ */
+export function daemonPlatform(daemon: Pick<DockerDaemon, "architecture">): string | undefined {
+    const goarch = UNAME_GOARCH[daemon.architecture];
+    return goarch === undefined ? undefined : `linux/${goarch}`;
 }
 
 /** This machine, as far as telling whether a Docker daemon runs on it goes. */
@@ -128,6 +148,7 @@ interface ContextMetadata {
 interface InfoJson {
     ID?: string;
     Name?: string;
+    Architecture?: string;
     ServerVersion?: string;
     CgroupVersion?: string;
     KernelVersion?: string;
@@ -161,6 +182,7 @@ export function inspectDockerDaemon(run: Runner, endpoint: DockerEndpoint): Chec
             ...(info!.CgroupVersion ? { cgroupVersion: info!.CgroupVersion } : {}),
             kernelVersion: info!.KernelVersion ?? "",
             name: info!.Name ?? "",
+            architecture: info!.Architecture ?? "",
         },
     };
 }

@@ -15,6 +15,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { machine } from "node:os";
 import type { Settings } from "./config";
 import { kernelRelease, thisMachine, type DockerDaemon } from "./docker-endpoint";
 import { machinePreflight, stackNeeds, systemRunner, type Preflight } from "./prerequisites";
@@ -31,7 +32,7 @@ export interface LocalDocker {
 /**
  * What stands in for the daemon under Pulumi mocks (tests, `npm run synth`), where nothing is
  * created: the docker CLI's default endpoint, a cgroup v2 daemon running on this machine itself
- * (its kernel and host name are this machine's, as Docker Engine's on Linux are).
+ * (its kernel, host name and architecture are this machine's, as Docker Engine's on Linux are).
  */
 export const MOCK_DOCKER_DAEMON: DockerDaemon = {
     endpoint: { host: "unix:///var/run/docker.sock", source: "mocks" },
@@ -40,6 +41,7 @@ export const MOCK_DOCKER_DAEMON: DockerDaemon = {
     cgroupVersion: "2",
     kernelVersion: kernelRelease(thisMachine().release),
     name: thisMachine().hostname,
+    architecture: machine(),
 };
 
 export interface DockerHostArgs {

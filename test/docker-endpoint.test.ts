@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseSettings } from "../components/config";
-import { daemonIsWsl2, daemonRunsHere, inspectDockerDaemon, isLocalEndpoint, kernelRelease, resolveDockerEndpoint, type DockerDaemon, type HostMachine } from "../components/docker-endpoint";
+import { daemonIsWsl2, daemonPlatform, daemonRunsHere, inspectDockerDaemon, isLocalEndpoint, kernelRelease, resolveDockerEndpoint, type DockerDaemon, type HostMachine } from "../components/docker-endpoint";
 import { DockerHost } from "../components/docker-host";
 import { KindCluster } from "../components/cluster/kind/kind";
 import {
@@ -38,7 +38,7 @@ const ok = (stdout: string): RunResult => ({ status: 0, stdout: `${stdout}\n`, s
 const fail = (stderr: string, status = 1): RunResult => ({ status, stdout: "", stderr: `${stderr}\n` });
 
 /** A Linux daemon with cgroup v2, running on {@link LINUX_HOST}; `id` tells daemons apart. */
-const daemonInfo = (id: string) => ({ ID: id, Name: "laptop", ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" });
+const daemonInfo = (id: string) => ({ ID: id, Name: "laptop", Architecture: "x86_64", ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" });
 const LINUX = daemonInfo("3f2a9c1e-linux");
 /** The machines the checks run on: a Linux laptop (Docker Engine's daemon is {@link LINUX}) and a Mac. */
 const LINUX_HOST: HostMachine = { platform: "linux", release: "6.8.0-45-generic", hostname: "laptop" };
@@ -260,7 +260,7 @@ describe("the program's docker provider and kind use the daemon the doctor check
 });
 
 describe("cgroup v1 (kind v0.31.0 release notes: node images for Kubernetes 1.35+ need cgroup v2)", () => {
-    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, id: "d", serverVersion: "24.0.7", kernelVersion: "5.4.0", name: "laptop", ...(cgroupVersion ? { cgroupVersion } : {}) });
+    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, id: "d", serverVersion: "24.0.7", kernelVersion: "5.4.0", name: "laptop", architecture: "x86_64", ...(cgroupVersion ? { cgroupVersion } : {}) });
     const image = (tag: string) => `kindest/node:${tag}@sha256:${"a".repeat(64)}`;
 
     it("reads the Kubernetes minor from the node image's tag", () => {
@@ -328,9 +328,18 @@ describe("a daemon on this machine or in a VM (whether the kind network is routa
         expect(daemonRunsHere(daemon("", "laptop"), { ...LINUX_HOST, release: "" })).toBe(false);
     });
 
-    it("reads the daemon's host name from docker info's JSON (moby docker-v29.7.2 daemon/info.go hostName: os.Hostname)", () => {
-        const { run } = fakeDocker({ daemons: { "unix:///var/run/docker.sock": { ...LINUX, Name: "docker-desktop", KernelVersion: "6.10.14-linuxkit" } } });
-        expect(inspectDockerDaemon(run, { host: "unix:///var/run/docker.sock", source: "test" }).value).toMatchObject({ name: "docker-desktop", kernelVersion: "6.10.14-linuxkit" });
+    it("reads the daemon's host name and architecture from docker info's JSON (moby docker-v29.7.2 daemon/info.go: hostName is os.Hostname, Architecture uname's machine)", () => {
+        const { run } = fakeDocker({ daemons: { "unix:///var/run/docker.sock": { ...LINUX, Name: "docker-desktop", KernelVersion: "6.10.14-linuxkit", Architecture: "aarch64" } } });
+        expect(inspectDockerDaemon(run, { host: "unix:///var/run/docker.sock", source: "test" }).value).toMatchObject({ name: "docker-desktop", kernelVersion: "6.10.14-linuxkit", architecture: "aarch64" });
+    });
+});
+
+describe("the platform of the daemon's containers (what kind's nodes run)", () => {
+    it("is linux/<GOARCH> of the architecture moby reports, uname's names (daemon/internal/platform runtimeArchitecture)", () => {
+        expect(["x86_64", "aarch64", "arm64", "armv7l", "ppc64le", "s390x", "riscv64"].map((architecture) => daemonPlatform({ architecture })))
+            .toEqual(["linux/amd64", "linux/arm64", "linux/arm64", "linux/arm", "linux/ppc64le", "linux/s390x", "linux/riscv64"]);
+        expect(daemonPlatform({ architecture: "" })).toBeUndefined();
+        expect(daemonPlatform({ architecture: "sparc64" })).toBeUndefined();
     });
 });
 

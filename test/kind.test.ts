@@ -182,7 +182,7 @@ describe("dev stack (defaults)", () => {
         expect(images.map((i) => i.parent).sort()).toEqual(["backend", "messages", "reports"]);
         for (const img of images) {
             expect(String(img.inputs.imageName)).toMatch(new RegExp(`^localhost:5001/${img.parent}:[0-9a-f]{16}$`));
-            // Explicit, so that it is part of the tag: the platform the provider would default to.
+            // Explicit, so that it is part of the tag: the daemon's (the mocks' stands for this machine's).
             expect(at(img.inputs, "build.platform")).toBe(defaultPlatform());
             expect(img.inputs.registry).toBeUndefined();
             expect(dependsOn(img, "kubeforge-dev-registry")).toBe(true);
@@ -443,6 +443,16 @@ describe("load-balancer port mapping default", () => {
         const wsl = await kindAlone({ host: LINUX_HOST, daemon: daemon("5.15.153.1-microsoft-standard-WSL2"), raw: { cluster: { kind: { lbPortMapping: false } } } });
         expect(command(wsl.resources)).toBeUndefined();
         expect(wsl.cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBe("localhost");
+    });
+});
+
+describe("images on kind", () => {
+    it("builds the images for the daemon's architecture, the nodes', not for the one Node.js runs on", async () => {
+        // An x64 Node.js under Rosetta on Apple silicon, with Docker Desktop's arm64 VM.
+        const arm = await kindAlone({ host: onPlatform("darwin"), daemon: { ...daemon("6.10.14-linuxkit", "docker-desktop"), architecture: "aarch64" } });
+        expect(arm.cluster.registry.platform).toBe("linux/arm64");
+        const intel = await kindAlone({ host: onPlatform("darwin"), daemon: { ...daemon("6.8.0-45-generic", "colima"), architecture: "x86_64" } });
+        expect(intel.cluster.registry.platform).toBe("linux/amd64");
     });
 });
 

@@ -20,7 +20,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
-import { thisMachine, type HostMachine } from "../../docker-endpoint";
+import { daemonPlatform, thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
 import { CLOUD_PROVIDER_KIND_LABEL } from "../../prerequisites";
 import { kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished, type KindSettings } from "./config";
@@ -222,8 +222,10 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             // It joins the `kind` network, which exists once kind has created a cluster: an
             // ordering the data flow does not carry (likewise for cloud-provider-kind below).
         }, { ...dockerChild, dependsOn: [this.cluster] });
-        // Pushing needs the registry running: the repository carries that dependency.
-        this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`) };
+        // Pushing needs the registry running: the repository carries that dependency. Images are
+        // built for the daemon's architecture: the nodes run on it.
+        const platform = daemonPlatform(daemon);
+        this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`), ...(platform ? { platform } : {}) };
 
         new k8s.core.v1.ConfigMap(`${name}-local-registry-hosting`, {
             metadata: {
