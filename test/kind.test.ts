@@ -268,7 +268,7 @@ describe("the cluster command's script, against a fake kind", () => {
             `  "create cluster") pwd > "${work}/cwd"; cat > "${work}/config.yaml"; echo "Creating cluster $4 ..."; [ -z "$FAIL" ] || exit 1; echo "$4" >> "${work}/clusters";;`,
             `  "get clusters") [ -n "$DOWN" ] && { echo "ERROR: failed to list clusters: command docker ps failed" >&2; exit 1; }; cat "${work}/clusters" 2>/dev/null || echo "No kind clusters found." >&2;;`,
             `  "get kubeconfig") cat "${work}/kubeconfig";;`,
-            `  "delete cluster") rm -f "${work}/clusters";;`,
+            `  "delete cluster") [ -n "$DOWN" ] && { echo "ERROR: failed to delete cluster: error listing nodes" >&2; exit 1; }; rm -f "${work}/clusters";;`,
             "esac",
         ].join("\n"));
         chmodSync(join(bin, "kind"), 0o755);
@@ -332,13 +332,28 @@ describe("the cluster command's script, against a fake kind", () => {
         expect(args()).toEqual(["get clusters"]);
     });
 
-    it("delete deletes the cluster and its state dir", () => {
+    it("delete deletes the cluster and its state dir, and ~/.kubeforge once it is empty", () => {
         expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        mkdirSync(join(home, ".kubeforge", "kubeforge-other"));
         rmSync(join(work, "args"), { force: true });
         const r = sh(String(cmd.inputs.delete));
         expect(r.status).toBe(0);
         expect(args()).toEqual(["delete cluster --name kubeforge-dev"]);
         expect(existsSync(state())).toBe(false);
+        // Another stack's cluster dir stays, and so does ~/.kubeforge.
+        expect(existsSync(join(home, ".kubeforge", "kubeforge-other"))).toBe(true);
+
+        rmSync(join(home, ".kubeforge", "kubeforge-other"), { recursive: true });
+        expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        expect(sh(String(cmd.inputs.delete)).status).toBe(0);
+        expect(existsSync(join(home, ".kubeforge"))).toBe(false);
+    });
+
+    it("delete keeps the state dir when kind cannot delete the cluster (so a retried destroy finds it)", () => {
+        expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        const r = sh(String(cmd.inputs.delete), { DOWN: "1" });
+        expect(r.status).not.toBe(0);
+        expect(existsSync(state())).toBe(true);
     });
 });
 

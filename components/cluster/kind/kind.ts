@@ -108,8 +108,16 @@ export const ENSURE_CLUSTER_SCRIPT = [
     `kind get kubeconfig --name "$CLUSTER"`,
 ].join("\n");
 
-/** The cluster command's `delete`: the cluster (a missing one is no error for kind) and its state directory. */
-export const DELETE_CLUSTER_SCRIPT = `kind delete cluster --name "$CLUSTER" && rm -rf "\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`;
+/**
+ * The cluster command's `delete`: the cluster (a missing one is no error for kind), its state
+ * directory, and `~/.kubeforge` once no other cluster's is left in it.
+ */
+export const DELETE_CLUSTER_SCRIPT = [
+    "set -e",
+    `kind delete cluster --name "$CLUSTER"`,
+    `rm -rf "\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`,
+    `rmdir "$HOME/.kubeforge" 2>/dev/null || true`,
+].join("\n");
 
 /**
  * cloud-provider-kind's container command (its image's entrypoint is the binary, so only flags):
