@@ -89,6 +89,7 @@ describe("the e2e workflow", () => {
             step(/^npm run up -- dev --yes --non-interactive$/m),
             step(/^npm run smoke -- dev$/m),
             step(/npm run --silent load -- "\$\{reports\}\/reports\/[0-9]+-[0-9]+" --seconds 60 /),
+            step(/kubectl delete pod -n "\$\{namespace\}" store-0/),
             step(/^pulumi preview -s dev --expect-no-changes\b/m),
             step(/^pulumi destroy -s dev --yes\b/m),
             step(/kubectl config get-contexts/),
@@ -103,6 +104,14 @@ describe("the e2e workflow", () => {
         expect(run).toContain("kubectl get hpa -n \"${namespace}\" -o json");
         expect(run).toMatch(/poll [0-9]+ --steady backend,messages,reports\n\s*npm run --silent load/);
         expect(run).toMatch(/poll [0-9]+ --grows reports --steady backend,messages\n\s*wait "\$\{load\}"\n\s*hpas --grows reports --steady backend,messages/);
+    });
+
+    it("restarts the store's pod and reads back through messages what was published before it", () => {
+        // components/store/valkey.ts: the StatefulSet `store` (one pod, store-0), its data on a claim.
+        const run = STEPS[step(/kubectl delete pod -n "\$\{namespace\}" store-0/)]!.run!;
+        expect(run).toMatch(/publish "before the restart"\n\s*kubectl delete pod/);
+        expect(run).toContain('kubectl wait -n "${namespace}" --for=condition=Ready pod/store-0');
+        expect(run).toContain(`'["before the restart","after the restart"]'`);
     });
 
     it("goes up the way the README's quick start does: npm run up on a stack that does not exist yet", () => {
