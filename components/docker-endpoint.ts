@@ -41,6 +41,8 @@ export interface DockerDaemon {
     name: string;
     /** The daemon's machine's architecture, `uname -m` (`docker info` Architecture): `x86_64`, `aarch64`. */
     architecture: string;
+    /** Whether it runs rootless (`docker info` SecurityOptions has `name=rootless`: moby docker-v29.7.2 daemon/info.go fillSecurityOptions). */
+    rootless?: boolean;
 }
 
 /** Go's architecture names (Docker's platforms) for the `uname -m` names moby reports. */
@@ -149,6 +151,7 @@ interface InfoJson {
     ID?: string;
     Name?: string;
     Architecture?: string;
+    SecurityOptions?: string[];
     ServerVersion?: string;
     CgroupVersion?: string;
     KernelVersion?: string;
@@ -183,6 +186,7 @@ export function inspectDockerDaemon(run: Runner, endpoint: DockerEndpoint): Chec
             kernelVersion: info!.KernelVersion ?? "",
             name: info!.Name ?? "",
             architecture: info!.Architecture ?? "",
+            ...((info!.SecurityOptions ?? []).includes("name=rootless") ? { rootless: true } : {}),
         },
     };
 }

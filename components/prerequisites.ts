@@ -179,7 +179,7 @@ export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: Kind
     if (version !== undefined && isOlder(version, TOOLS.docker.minimum)) {
         problems.push(`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`);
     }
-    if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, machine));
+    if (kind) problems.push(...checkRootless(d), ...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, machine));
     else problems.push(...[defaultProviderProblem(run, env, d, machine)].filter((p): p is string => p !== undefined));
     return { problems, daemon: d };
 }
@@ -202,6 +202,17 @@ export function checkCgroup(daemon: DockerDaemon, nodeImage: string): string[] {
     if (daemon.cgroupVersion !== "1" || (minor !== undefined && minor < 35)) return [];
     const tag = /:(v[^@]+)/.exec(nodeImage)?.[1] ?? nodeImage;
     return [`docker: the daemon at ${daemon.endpoint.host} runs cgroup v1, and kind's node images for Kubernetes 1.35 and later need cgroup v2 (kind v0.31.0 release notes), so \`kind create cluster\` would fail with kubeforge:cluster.kind.nodeImage ${tag}; switch the Docker host to cgroup v2 (boot Linux with systemd.unified_cgroup_hierarchy=1; Docker Desktop, Colima and current Ubuntu, Debian and Fedora use it already), or pin a Kubernetes 1.34 node image from kind's release notes`];
+}
+
+/**
+ * A rootless daemon, which the kind stack does not support: kind needs extra host setup there
+ * (kind v0.32.0 pkg/cluster/internal/create/create.go checks rootless apart), cloud-provider-kind
+ * is given `/var/run/docker.sock`, which is not a rootless daemon's socket, and the containers'
+ * addresses live in RootlessKit's network namespace, out of the host's reach.
+ */
+export function checkRootless(daemon: DockerDaemon): string[] {
+    if (!daemon.rootless) return [];
+    return [`docker: the daemon at ${daemon.endpoint.host} (${daemon.endpoint.source}) runs rootless, which the kind stack does not support (cloud-provider-kind needs the daemon's /var/run/docker.sock, and rootless containers' addresses are out of this machine's reach); use rootful Docker Engine (\`docker context use default\` with the system daemon running), Docker Desktop, Colima or Rancher Desktop`];
 }
 
 /** Label this project puts on its cloud-provider-kind containers: the kind cluster they were started for. */

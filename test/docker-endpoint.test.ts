@@ -291,6 +291,24 @@ describe("cgroup v1 (kind v0.31.0 release notes: node images for Kubernetes 1.35
     });
 });
 
+describe("rootless Docker (moby docker-v29.7.2 daemon/info.go: SecurityOptions name=rootless)", () => {
+    const rootless = { ...LINUX, SecurityOptions: ["name=seccomp,profile=builtin", "name=rootless", "name=cgroupns"] };
+    const endpoint = "unix:///run/user/1000/docker.sock";
+
+    it("stops a kind stack with one line and the fix", () => {
+        const { run } = fakeDocker({ daemons: { [endpoint]: rootless } }, { DOCKER_HOST: endpoint });
+        expect(dockerPreflight(run, { DOCKER_HOST: endpoint }, KIND, LINUX_HOST).problems).toEqual([
+            "docker: the daemon at unix:///run/user/1000/docker.sock (DOCKER_HOST) runs rootless, which the kind stack does not support (cloud-provider-kind needs the daemon's /var/run/docker.sock, and rootless containers' addresses are out of this machine's reach); use rootful Docker Engine (`docker context use default` with the system daemon running), Docker Desktop, Colima or Rancher Desktop",
+        ]);
+    });
+
+    it("lets stacks that only build images use it, and passes a rootful daemon", () => {
+        const { run } = fakeDocker({ daemons: { [endpoint]: rootless } }, { DOCKER_HOST: endpoint });
+        expect(dockerPreflight(run, { DOCKER_HOST: endpoint }, undefined, LINUX_HOST).problems).toEqual([]);
+        expect(dockerPreflight(fakeDocker({ daemons: { "unix:///var/run/docker.sock": { ...LINUX, SecurityOptions: ["name=seccomp,profile=builtin"] } } }).run, {}, KIND, LINUX_HOST).problems).toEqual([]);
+    });
+});
+
 describe("WSL2 (cloud-provider-kind v0.11.1 cmd/app.go isWSL2: /proc/version contains WSL2)", () => {
     it("recognises a WSL2 kernel release in docker info's KernelVersion", () => {
         expect(daemonIsWsl2({ kernelVersion: "5.15.153.1-microsoft-standard-WSL2" })).toBe(true);
