@@ -2,7 +2,8 @@
  * Checks that the command-line tools a stack needs are installed, at workable versions, and
  * reachable: the Pulumi CLI (logged in to a backend), Docker (client and daemon, at the endpoint
  * the docker CLI resolves), kind, the AWS CLI; and, for kind stacks, what the Docker host must
- * offer (cgroup v2 for current node images, one cloud-provider-kind, free load-balancer ports).
+ * offer (cgroup v2 for current node images, a rootful daemon, one cloud-provider-kind, the registry's
+ * and the load balancers' host ports free of other containers).
  *
  * Every check is a pure function of a {@link Runner} (how to run a program and what it printed)
  * and the environment, so tests drive them with a fake PATH or a fake runner, and each problem is
@@ -123,6 +124,8 @@ export interface KindNeeds {
     lbPortMapping?: boolean;
     /** Host port of each load-balanced service's load balancer. */
     lbPorts: Map<string, number>;
+    /** Host port of the local registry (`kubeforge:cluster.kind.registryPort`); unchecked when undefined. */
+    registryPort?: number;
 }
 
 /** What a stack needs on this machine. */
@@ -145,7 +148,7 @@ export function stackNeeds(settings: Settings): StackNeeds {
     return {
         flavour: "kind",
         builds,
-        kind: { clusterName: kindClusterName(settings.project, settings.stack), nodeImage: kind.nodeImage, lbPortMapping: kind.lbPortMapping, lbPorts },
+        kind: { clusterName: kindClusterName(settings.project, settings.stack), nodeImage: kind.nodeImage, lbPortMapping: kind.lbPortMapping, lbPorts, registryPort: kind.registryPort },
     };
 }
 
@@ -239,8 +242,10 @@ export function publishedHostPorts(ports: string): number[] {
  * The running containers a kind stack must share the Docker host with: another stack's
  * cloud-provider-kind (one serves every kind cluster on the host; two fight over the load
  * balancers, and either one stopping deletes every cluster's: cloud-provider-kind v0.11.1
- * pkg/controller/controller.go cleanup), and, where load-balancer ports are published on the host,
- * any other container holding one of this stack's load-balancer ports.
+ * pkg/controller/controller.go cleanup), any other container holding the registry's port (kind's
+ * local-registry guide runs its `kind-registry` on 127.0.0.1:5001 too), and, where load-balancer
+ * ports are published on the host, any other container holding one of this stack's load-balancer
+ * ports.
  */
 export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, machine: HostMachine): string[] {
     const format = ["{{.Names}}", ...[CLOUD_PROVIDER_KIND_LABEL, LOAD_BALANCER_CLUSTER_LABEL, KIND_NODE_CLUSTER_LABEL].map((l) => `{{.Label "${l}"}}`), "{{.Ports}}"].join("\t");
@@ -256,6 +261,9 @@ export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds
         if (own.has(name) || lbCluster === kind.clusterName || nodeCluster === kind.clusterName || cpkFor === kind.clusterName) continue;
         if (cpkFor !== "") {
             problems.push(`kind: the cloud-provider-kind of kind cluster ${cpkFor} runs (container ${name}); one serves every kind cluster on this Docker host, two fight over the load balancers and stopping either deletes every cluster's; run one kind stack at a time: \`pulumi destroy\` that stack, or \`docker stop ${name}\``);
+        }
+        if (kind.registryPort !== undefined && publishedHostPorts(portsText).includes(kind.registryPort)) {
+            problems.push(`kind: host port ${kind.registryPort}, the local registry's, is taken by container ${name}; stop it (\`docker stop ${name}\`), or set kubeforge:cluster.kind.registryPort to a free port`);
         }
         if (!published) continue;
         for (const port of publishedHostPorts(portsText)) {

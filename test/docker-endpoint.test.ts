@@ -387,6 +387,15 @@ describe("the Docker host a kind stack shares", () => {
         ]);
     });
 
+    it("names another container holding the registry's port, as kind's own local-registry guide's does (127.0.0.1:5001)", () => {
+        const guide = ps(...own.filter(([name]) => name !== "kubeforge-dev-registry"), ["kind-registry", "", "", "", "127.0.0.1:5001->5000/tcp"]);
+        expect(dockerPreflight(guide.run, {}, { ...KIND, registryPort: 5001 }, LINUX_HOST).problems).toEqual([
+            "kind: host port 5001, the local registry's, is taken by container kind-registry; stop it (`docker stop kind-registry`), or set kubeforge:cluster.kind.registryPort to a free port",
+        ]);
+        // This stack's own registry holds it rightly.
+        expect(dockerPreflight(ps(...own).run, {}, { ...KIND, registryPort: 5001 }, LINUX_HOST).problems).toEqual([]);
+    });
+
     it("names a container holding a load-balancer port where ports are published", () => {
         const taken = ps(...own, ["kindccm-ffffffffffff", "", "kubeforge-alice", "", "0.0.0.0:8082->8082/tcp"], ["web", "", "", "", "0.0.0.0:8083->80/tcp"]);
         expect(dockerPreflight(taken.run, {}, KIND, MAC).problems).toEqual([
