@@ -13,7 +13,7 @@
  * doctor, the provider and kind all talk to one daemon.
  */
 import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
-import { defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
+import { daemonIsWsl2, daemonRunsHere, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
 import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
@@ -239,6 +239,17 @@ export function publishedHostPorts(ports: string): number[] {
 }
 
 /**
+ * Whether cloud-provider-kind publishes load-balancer ports on this machine, and whether it is told
+ * to (`--enable-lb-port-mapping`), for the kind block's `lbPortMapping` as configured (undefined:
+ * the daemon and this machine decide: components/cluster/kind/config.ts lbPortMappingOn).
+ */
+export function lbPortsOf(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, machine: HostMachine): { portMapping: boolean; published: boolean } {
+    const wsl2 = daemonIsWsl2(daemon);
+    const portMapping = lbPortMappingOn(configured, daemonRunsHere(daemon, machine), wsl2);
+    return { portMapping, published: lbPortsPublished(portMapping, wsl2) };
+}
+
+/**
  * The running containers a kind stack must share the Docker host with: another stack's
  * cloud-provider-kind (one serves every kind cluster on the host; two fight over the load
  * balancers, and either one stopping deletes every cluster's: cloud-provider-kind v0.11.1
@@ -252,7 +263,7 @@ export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds
     const r = run("docker", dockerArgs(daemon.endpoint, ["ps", "--format", format]));
     if (r.status !== 0 || r.errorCode !== undefined) return [`docker: \`docker ps\` failed at ${daemon.endpoint.host} (${firstLine(r)})`];
     const own = new Set([`${kind.clusterName}-registry`, `${kind.clusterName}-cloud-provider-kind`]);
-    const published = lbPortsPublished(lbPortMappingOn(kind.lbPortMapping, daemon, machine), daemon);
+    const { published } = lbPortsOf(kind.lbPortMapping, daemon, machine);
     const ports = [...kind.lbPorts.values()];
     const range = ports.length > 0 ? `${Math.min(...ports)}–${Math.max(...ports)}` : "";
     const problems: string[] = [];

@@ -4,7 +4,6 @@
  * components/config.ts.
  */
 import { z } from "zod";
-import { daemonIsWsl2, daemonRunsHere, type DockerDaemon, type HostMachine } from "../../docker-endpoint";
 import { pinnedByTagAndDigest } from "../../formats";
 
 /**
@@ -95,15 +94,16 @@ export function kindStackProblems(kind: KindSettings, services: readonly string[
 /**
  * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where this
  * machine cannot reach the kind network because the daemon runs in a VM (macOS, Windows, and
- * Docker Desktop, Colima or Rancher Desktop on Linux: {@link daemonRunsHere}) and in WSL2, where
- * cloud-provider-kind would otherwise pick tunnel mode, which publishes the same ports and then
- * fails to set up tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
+ * Docker Desktop, Colima or Rancher Desktop on Linux: components/docker-endpoint.ts
+ * daemonRunsHere) and in WSL2, where cloud-provider-kind would otherwise pick tunnel mode, which
+ * publishes the same ports and then fails to set up tunnels in its container (v0.11.1
+ * `cmd/app.go`, `pkg/loadbalancer/server.go`).
  */
-export function lbPortMappingOn(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, host: HostMachine): boolean {
-    return configured ?? (!daemonRunsHere(daemon, host) || daemonIsWsl2(daemon));
+export function lbPortMappingOn(configured: boolean | undefined, daemonRunsHere: boolean, daemonIsWsl2: boolean): boolean {
+    return configured ?? (!daemonRunsHere || daemonIsWsl2);
 }
 
 /** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */
-export function lbPortsPublished(portMapping: boolean, daemon: Pick<DockerDaemon, "kernelVersion">): boolean {
-    return portMapping || daemonIsWsl2(daemon);
+export function lbPortsPublished(portMapping: boolean, daemonIsWsl2: boolean): boolean {
+    return portMapping || daemonIsWsl2;
 }

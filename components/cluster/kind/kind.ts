@@ -22,8 +22,8 @@ import { stringify } from "yaml";
 import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
 import { daemonPlatform, thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
-import { CLOUD_PROVIDER_KIND_LABEL } from "../../prerequisites";
-import { kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished, type KindSettings } from "./config";
+import { CLOUD_PROVIDER_KIND_LABEL, lbPortsOf } from "../../prerequisites";
+import { kindClusterName, kindLoadBalancerPorts, type KindSettings } from "./config";
 import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
 
 export { kindClusterName } from "./config";
@@ -179,8 +179,8 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const clusterName = kindClusterName(project, stack);
         const registryContainer = `${clusterName}-registry`;
         const registryHost = `localhost:${kind.registryPort}`;
-        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, daemon, args.host ?? thisMachine());
-        this.lbPublished = lbPortsPublished(lbPortMapping, daemon);
+        const { portMapping: lbPortMapping, published } = lbPortsOf(kind.lbPortMapping, daemon, args.host ?? thisMachine());
+        this.lbPublished = published;
         this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
