@@ -67,50 +67,14 @@ describe("lookupTag against a real registry without authentication (the kind fla
         expect(await registryTagProvider.diff!(image, olds, { image: `${registry.host}/messages:2222222222222222` })).toEqual({ changes: true });
         expect(await registryTagProvider.update!(image, olds, { image: `${registry.host}/messages:2222222222222222` })).toEqual({ outs: { image: `${registry.host}/messages:2222222222222222`, digest: "" } });
     });
-});
 
-describe("lookupTag against a registry that wants credentials (Basic, as ECR)", () => {
-    const credentials = { username: "AWS", password: "s3cret-token" };
-    let registry: RegistryServer;
-    beforeAll(async () => {
-        registry = await RegistryServer.start(credentials);
-    });
-    afterAll(() => registry.stop());
-
-    it("answers with the credentials, cannot tell without them, and fails on wrong ones", async () => {
-        const pushed = await registry.push("reports", "3333333333333333", "layer three");
-        const image = `${registry.host}/reports:3333333333333333`;
-        expect(await lookupTag(image, credentials)).toEqual({ digest: pushed });
-        expect(await lookupTag(`${registry.host}/reports:4444444444444444`, credentials)).toEqual({ digest: "" });
-        expect(await lookupTag(image)).toEqual({ unknown: `${registry.host} wants credentials to read reports` });
-        await expect(lookupTag(image, { username: "AWS", password: "wrong" })).rejects.toThrow(`the registry answered HTTP 401 for ${image}`);
-        // A registry that cannot tell gets the push it always got.
-        expect((await registryTagProvider.create!({ image })).outs).toEqual({ image, digest: "" });
-    });
-});
-
-describe("lookupTag when no registry listens", () => {
-    it("retries, then names the registry it could not reach", async () => {
-        const host = `127.0.0.1:${await freePort()}`;
-        const started = Date.now();
-        await expect(lookupTag(`${host}/backend:0123456789abcdef`, undefined, 3, 20)).rejects.toThrow(`cannot reach the registry at http://${host}/v2/backend/manifests/0123456789abcdef to see whether ${host}/backend:0123456789abcdef is there: connect ECONNREFUSED ${host}`);
-        expect(Date.now() - started).toBeGreaterThanOrEqual(40);
-    });
-});
-
-describe("RegistryTag's provider as the Pulumi CLI runs it", () => {
-    // @pulumi/pulumi 3.270: cmd/run/run.js compiles the program with ts-node and the project's
-    // tsconfig compilerOptions (CommonJS); dynamic/index.js serializeProvider serializes the
-    // provider object with runtime/closure serializeFunction(() => provider), in `pulumi preview`
-    // as in `up`; cmd/dynamic-provider/index.js getProvider evaluates that text in the dynamic
-    // provider's own process with require-from-string and calls `.handler()`.
-    let registry: RegistryServer;
-    beforeAll(async () => {
-        registry = await RegistryServer.start();
-    });
-    afterAll(() => registry.stop());
-
-    it("serializes from the program as ts-node compiles it, and answers from another process with only that text", async () => {
+    // The provider as the Pulumi CLI runs it. @pulumi/pulumi 3.270: cmd/run/run.js compiles the
+    // program with ts-node and the project's tsconfig compilerOptions (CommonJS);
+    // dynamic/index.js serializeProvider serializes the provider object with runtime/closure
+    // serializeFunction(() => provider), in `pulumi preview` as in `up`;
+    // cmd/dynamic-provider/index.js getProvider evaluates that text in the dynamic provider's own
+    // process with require-from-string and calls `.handler()`.
+    it("serializes, as the Pulumi CLI does, from the program as ts-node compiles it, and answers from another process with only that text", async () => {
         const pushed = await registry.push("backend", "5555555555555555", "layer five");
         const image = `${registry.host.replace("127.0.0.1", "localhost")}/backend:5555555555555555`;
         // A file, as the language host's program is (under `node -e`, `exports` is a global and
@@ -141,6 +105,35 @@ describe("RegistryTag's provider as the Pulumi CLI runs it", () => {
         // Another process, from the project root (where the CLI starts the dynamic provider): what it knows is the text.
         const answer = JSON.parse(execFileSync(process.execPath, ["-e", call], { cwd: PROJECT_ROOT, input: text, encoding: "utf8" })) as unknown;
         expect(answer).toEqual({ created: { id: image, outs: { image, digest: pushed } }, diff: { changes: false } });
+    });
+});
+
+describe("lookupTag against a registry that wants credentials (Basic, as ECR)", () => {
+    const credentials = { username: "AWS", password: "s3cret-token" };
+    let registry: RegistryServer;
+    beforeAll(async () => {
+        registry = await RegistryServer.start(credentials);
+    });
+    afterAll(() => registry.stop());
+
+    it("answers with the credentials, cannot tell without them, and fails on wrong ones", async () => {
+        const pushed = await registry.push("reports", "3333333333333333", "layer three");
+        const image = `${registry.host}/reports:3333333333333333`;
+        expect(await lookupTag(image, credentials)).toEqual({ digest: pushed });
+        expect(await lookupTag(`${registry.host}/reports:4444444444444444`, credentials)).toEqual({ digest: "" });
+        expect(await lookupTag(image)).toEqual({ unknown: `${registry.host} wants credentials to read reports` });
+        await expect(lookupTag(image, { username: "AWS", password: "wrong" })).rejects.toThrow(`the registry answered HTTP 401 for ${image}`);
+        // A registry that cannot tell gets the push it always got.
+        expect((await registryTagProvider.create!({ image })).outs).toEqual({ image, digest: "" });
+    });
+});
+
+describe("lookupTag when no registry listens", () => {
+    it("retries, then names the registry it could not reach", async () => {
+        const host = `127.0.0.1:${await freePort()}`;
+        const started = Date.now();
+        await expect(lookupTag(`${host}/backend:0123456789abcdef`, undefined, 3, 20)).rejects.toThrow(`cannot reach the registry at http://${host}/v2/backend/manifests/0123456789abcdef to see whether ${host}/backend:0123456789abcdef is there: connect ECONNREFUSED ${host}`);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(40);
     });
 });
 
