@@ -113,6 +113,10 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             state.result = Array.from({ length: Math.ceil(length / 8) }, (_, i) => shortHash(`${name}-${i}`)).join("").slice(0, length);
             break;
         }
+        case "random:index/randomId:RandomId":
+            // Hex of the requested bytes, stable per name and keepers (a new keeper value, a new id, as the provider does).
+            state.hex = shortHash(`${name}-${JSON.stringify(inputs.keepers ?? {})}`).repeat(8).slice(0, 2 * Number(inputs.byteLength ?? 8));
+            break;
         case "aws:elasticache/subnetGroup:SubnetGroup":
             state.name = inputs.name ?? name;
             break;
