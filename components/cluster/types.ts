@@ -88,6 +88,14 @@ export interface StoreEndpoint {
     egress: k8s.types.input.networking.v1.NetworkPolicyEgressRule;
 }
 
+/** Secrets of a namespace that the principal CI previews and drift checks run as must be able to read back. */
+export interface PreviewReadArgs {
+    /** Their namespace. */
+    namespace: pulumi.Input<string>;
+    /** Their names. */
+    secrets: readonly string[];
+}
+
 /** What every cluster flavour gives the rest of the program. */
 export interface KubeCluster {
     /** The flavour that built this cluster. */
@@ -125,4 +133,11 @@ export interface KubeCluster {
      * from the cluster's pods and nothing else; undefined on flavours whose cloud offers none.
      */
     managedStore?(name: string, args: ManagedStoreArgs, opts: pulumi.ComponentResourceOptions): StoreEndpoint;
+    /**
+     * Lets the principal CI previews and drift checks run as read back, by name, Secrets the
+     * program declares: `pulumi preview --refresh` reads every declared object, and a view-only
+     * principal reads no Secret (EKS: `AmazonEKSViewPolicy`). Children of `opts.parent`; nothing
+     * where no such principal is configured. Undefined on flavours that have none.
+     */
+    grantPreviewRead?(name: string, args: PreviewReadArgs, opts: pulumi.ComponentResourceOptions): void;
 }
