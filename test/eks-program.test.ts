@@ -82,6 +82,22 @@ describe("the program on the prod EKS cluster", () => {
         }
     });
 
+    // aws-load-balancer-controller v3.5.0 pkg/inject/pod_readiness/pod_readiness_gate.go Mutate:
+    // a pod gets a readiness gate for each TargetGroupBinding in its namespace that exists when
+    // the pod is created ("create ingress or service before pod", docs/deploy/pod_readiness_gate.md).
+    // The controller creates the binding before it writes the Service's load-balancer status
+    // (pkg/deploy/stack_deployer.go Deploy, then controllers/service/service_controller.go
+    // updateServiceStatus), the status Pulumi's Service await waits for (pulumi-kubernetes v4.32.0
+    // provider/pkg/await/service.go). So the first rollout's pods only become ready once their NLB
+    // target is healthy, and a first `pulumi up` whose NLB cannot reach the pods fails instead of
+    // succeeding.
+    it("creates each service's Deployment after its load balancer's Service, so the first pods get the controller's readiness gate", () => {
+        for (const name of DEFAULT_SERVICE_NAMES) {
+            const deployment = program.named("kubernetes:apps/v1:Deployment", `${name}-deployment`);
+            expect(deployment.options.dependencies.some((dep) => dep.endsWith(`kubernetes:core/v1:Service::${name}-lb`)), name).toBe(true);
+        }
+    });
+
     it("sends every Kubernetes object and Helm release through the cluster's provider, which waits for the admin access check", () => {
         const provider = program.named("pulumi:providers:kubernetes", `${cluster}-k8s`);
         expect(provider.options.dependencies.some((d) => d.endsWith(`command:local:Command::${cluster}-admin-access`))).toBe(true);

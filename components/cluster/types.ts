@@ -56,6 +56,14 @@ export interface LoadBalancerSpec {
      */
     recreateOnPortChange?: boolean;
     /**
+     * Whether the load-balancer implementation gates each pod's readiness on the health of its
+     * target, which it can only do for pods created after it registered the Service (EKS: the
+     * load-balancer controller's pod webhook injects a readiness gate only for the
+     * TargetGroupBindings that exist when the pod is created). The Deployment is then created
+     * after the Service. Default false.
+     */
+    gatesPodReadiness?: boolean;
+    /**
      * `spec.loadBalancerClass` of the Service, naming the load-balancer implementation that must
      * reconcile it (EKS: the AWS Load Balancer Controller's `service.k8s.aws/nlb`); immutable
      * once set. Default none: the cluster's default implementation.

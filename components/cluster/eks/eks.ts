@@ -355,6 +355,11 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         return {
             annotations: pulumi.all(subnets.ids).apply((ids) => nlbAnnotations(scope, healthPath, ids, tls)),
             loadBalancerClass: LOAD_BALANCER_CLASS,
+            // aws-load-balancer-controller v3.5.0 pkg/inject/pod_readiness/pod_readiness_gate.go
+            // injects a gate per TargetGroupBinding found when the pod is created; the controller
+            // creates the binding before it writes the Service's status (pkg/deploy/stack_deployer.go,
+            // controllers/service/service_controller.go), which is what Pulumi waits for.
+            gatesPodReadiness: true,
             sourceRanges: subnets.cidrs,
             ...(tls ? { port: 443 } : {}),
         };
