@@ -8,6 +8,7 @@ export const AWS = {
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
     securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
     ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    replicationGroup: "aws:elasticache/replicationGroup:ReplicationGroup",
 } as const;
 
 export interface EksCluster {
@@ -31,4 +32,18 @@ export interface LaunchTemplate {
 export interface EcrRepository {
     imageScanningConfiguration?: { scanOnPush?: boolean };
     imageTagMutability?: string;
+}
+
+export interface ReplicationGroup {
+    atRestEncryptionEnabled?: boolean;
+    transitEncryptionEnabled?: boolean;
+    transitEncryptionMode?: string;
+    /** A secret: only whether it is set matters here. */
+    authToken?: unknown;
+    userGroupIds?: string[];
+    numCacheClusters?: number;
+    automaticFailoverEnabled?: boolean;
+    multiAzEnabled?: boolean;
+    snapshotRetentionLimit?: number;
+    finalSnapshotIdentifier?: string;
 }

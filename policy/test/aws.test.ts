@@ -1,6 +1,6 @@
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
-import type { EcrRepository, EksCluster, EksNodeGroup, LaunchTemplate } from "../lib/aws";
+import type { EcrRepository, EksCluster, EksNodeGroup, LaunchTemplate, ReplicationGroup } from "../lib/aws";
 import { toPolicyResources, runPolicies, type SynthResource } from "../runner";
 import { ecrImmutableTags } from "../policies/ecr-immutable-tags";
 import { ecrScanOnPush } from "../policies/ecr-scan-on-push";
@@ -9,6 +9,8 @@ import { eksEndpointAccess } from "../policies/eks-endpoint-access";
 import { eksNodeGroupImdsv2 } from "../policies/eks-nodegroup-imdsv2";
 import { eksNodeGroupScaling } from "../policies/eks-nodegroup-scaling";
 import { eksSecretsEncryption } from "../policies/eks-secrets-encryption";
+import { elastiCacheEncryption } from "../policies/elasticache-encryption";
+import { elastiCacheProductionData } from "../policies/elasticache-production-data";
 import { noWorldIngress } from "../policies/no-world-ingress";
 import { fixture, messages } from "./util";
 
@@ -211,5 +213,47 @@ describe("aws-no-world-ingress", () => {
             'SecurityGroupRule "range" rule opens tcp 80-1024 to 0.0.0.0/0',
         ]);
         expect(await messages(noWorldIngress, resources, { listenerPorts: [80, 443, 8443] })).toHaveLength(1);
+    });
+});
+
+const STORE = "store-elasticache";
+const editStore = (edit: (g: ReplicationGroup) => void) => edited<ReplicationGroup>(STORE, edit, "aws:elasticache/replicationGroup:ReplicationGroup");
+
+describe("elasticache-encryption", () => {
+    it("accepts a group encrypted at rest and in transit (required) with an AUTH token, or an RBAC user group", async () => {
+        expect(await messages(elastiCacheEncryption, fixture("compliant"))).toEqual([]);
+        expect(await messages(elastiCacheEncryption, editStore((g) => { delete g.authToken; g.userGroupIds = ["store-users"]; }))).toEqual([]);
+    });
+
+    it("reports each gap: no at-rest encryption, plain-text clients still accepted, no authentication", async () => {
+        const fix = "; encrypt it at rest and in transit (mode \"required\") and give it an authToken.";
+        expect(await messages(elastiCacheEncryption, editStore((g) => delete g.atRestEncryptionEnabled))).toEqual([`ElastiCache replication group "${STORE}": atRestEncryptionEnabled is not true${fix}`]);
+        expect(await messages(elastiCacheEncryption, editStore((g) => (g.transitEncryptionMode = "preferred")))).toEqual([`ElastiCache replication group "${STORE}": transitEncryptionMode is "preferred", not "required"${fix}`]);
+        // An AUTH token needs in-transit encryption, so without it the token is gone as well.
+        expect(await messages(elastiCacheEncryption, editStore((g) => { g.transitEncryptionEnabled = false; delete g.authToken; }))).toEqual([
+            `ElastiCache replication group "${STORE}": transitEncryptionEnabled is not true; it has neither an authToken nor userGroupIds${fix}`,
+        ]);
+    });
+});
+
+describe("elasticache-production-data", () => {
+    const PROD = { production: true };
+
+    it("accepts a Multi-AZ group with failover, daily snapshots and a final snapshot in production", async () => {
+        expect(await messages(elastiCacheProductionData, fixture("compliant"), PROD)).toEqual([]);
+    });
+
+    it("reports a single node, snapshots off and no final snapshot in production", async () => {
+        const single = editStore((g) => { g.numCacheClusters = 1; g.automaticFailoverEnabled = false; g.multiAzEnabled = false; g.snapshotRetentionLimit = 0; delete g.finalSnapshotIdentifier; });
+        expect(await messages(elastiCacheProductionData, single, PROD)).toEqual([
+            `ElastiCache replication group "${STORE}" in a production stack: numCacheClusters is 1, so there is no replica; automaticFailoverEnabled and multiAzEnabled are not both true; `
+            + "snapshotRetentionLimit is 0, so no daily snapshots are kept; it has no finalSnapshotIdentifier, so deleting it keeps no snapshot; "
+            + "give it at least 2 nodes with automatic failover and Multi-AZ, snapshots and a final snapshot.",
+        ]);
+        expect((await messages(elastiCacheProductionData, editStore((g) => (g.multiAzEnabled = false)), PROD))[0]).toContain("automaticFailoverEnabled and multiAzEnabled are not both true");
+    });
+
+    it("leaves non-production stacks alone", async () => {
+        expect(await messages(elastiCacheProductionData, editStore((g) => (g.numCacheClusters = 1)))).toEqual([]);
     });
 });
