@@ -275,7 +275,10 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
                         // (awsdocs/amazon-eks-user-guide latest/ug/nodes/managed-node-groups.adoc).
                     },
                     // The Cluster Autoscaler owns the node count once the group exists.
-                    { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
+                    // After the private subnets' NAT routes: nodes pull images and fetch Pod Identity
+                    // credentials through them, and on destroy everything on the nodes (the
+                    // load-balancer controller deleting its NLBs) goes before the routes do.
+                    { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons, ...network.privateEgress], ignoreChanges: ["scalingConfig.desiredSize"] },
                 ),
         );
         const coredns = eksAddon(name, "coredns", addonArgs("coredns"), { ...childOpts, dependsOn: nodeGroups });
