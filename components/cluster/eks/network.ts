@@ -95,11 +95,14 @@ export class EksNetwork extends pulumi.ComponentResource {
         } else {
             const zones = network.availabilityZones;
             const layout = subnetLayout(network.vpcCidr, zones);
+            // Every zone of the region the account has without opting in, in name order, whatever its
+            // health: subnet i goes to zone i, so a list filtered by `state` would shift the subnets
+            // (and replace them and their node groups) or stop every update while a zone is impaired.
             const zoneNames = aws
-                .getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, childOpts)
+                .getAvailabilityZonesOutput({ filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, childOpts)
                 .names.apply((names) => {
                     if (names.length < zones) throw new Error(`${name}: the region has ${names.length} availability zones, fewer than the ${zones} configured`);
-                    return names;
+                    return [...names].sort();
                 });
             const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: network.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } }, childOpts);
             // Nothing uses the VPC's default security group; adopting it with no rules closes it.
