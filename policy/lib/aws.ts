@@ -6,6 +6,7 @@ export const AWS = {
     launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
     ecrRepository: "aws:ecr/repository:Repository",
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+    defaultSecurityGroup: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
     ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     replicationGroup: "aws:elasticache/replicationGroup:ReplicationGroup",

@@ -214,6 +214,17 @@ describe("aws-no-world-ingress", () => {
         ]);
         expect(await messages(noWorldIngress, resources, { listenerPorts: [80, 443, 8443] })).toHaveLength(1);
     });
+
+    // The program adopts the VPC's default security group with no rules (components/cluster/eks/network.ts);
+    // @pulumi/aws 7.48.0 ec2/defaultSecurityGroup.d.ts takes the same inline `ingress` blocks as a SecurityGroup.
+    it("reads the VPC's default security group too: closed passes, world-open fails", async () => {
+        const closed = { type: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", name: "default-sg", parent: null, inputs: { vpcId: "vpc-1" } };
+        expect(await messages(noWorldIngress, [...fixture("compliant"), closed])).toEqual([]);
+        const open = { ...closed, inputs: { vpcId: "vpc-1", ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] } };
+        expect(await messages(noWorldIngress, [...fixture("compliant"), open])).toEqual([
+            'DefaultSecurityGroup "default-sg" ingress[0] opens all traffic to 0.0.0.0/0; restrict the source to known CIDRs or a security group (only TCP 80, 443 may be open to the world).',
+        ]);
+    });
 });
 
 const STORE = "store-elasticache";
