@@ -27,7 +27,7 @@ export interface EksNodeGroup {
 export interface LaunchTemplate {
     id?: string;
     name?: string;
-    metadataOptions?: { httpTokens?: string };
+    metadataOptions?: { httpTokens?: string; httpPutResponseHopLimit?: number };
 }
 
 export interface EcrRepository {

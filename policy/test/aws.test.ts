@@ -99,9 +99,22 @@ describe("eks-nodegroup-imdsv2", () => {
     });
 
     it("reports a template that allows IMDSv1", async () => {
-        expect(await messages(eksNodeGroupImdsv2, editTemplate((t) => (t.metadataOptions = { httpTokens: "optional" })))).toEqual([
+        expect(await messages(eksNodeGroupImdsv2, editTemplate((t) => (t.metadataOptions = { httpTokens: "optional", httpPutResponseHopLimit: 1 })))).toEqual([
             `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
         ]);
+    });
+
+    // A pod's metadata request crosses one hop more than the node's own: with a hop limit of 2
+    // every pod can get the node's IMDSv2 token (EC2 user guide, "Configure the instance metadata
+    // options": the hop limit is the PUT response's IP TTL).
+    it("reports a hop limit that lets pods reach the node's metadata, unless the stack allows it", async () => {
+        const twoHops = editTemplate((t) => (t.metadataOptions = { httpTokens: "required", httpPutResponseHopLimit: 2 }));
+        expect(await messages(eksNodeGroupImdsv2, twoHops)).toEqual([
+            `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpPutResponseHopLimit 2, so pods may reach the node's metadata and its role's credentials; set it to 1 (pods get AWS credentials through EKS Pod Identity).`,
+        ]);
+        expect(await messages(eksNodeGroupImdsv2, twoHops, { maxHopLimit: 2 })).toEqual([]);
+        const unset = editTemplate((t) => (t.metadataOptions = { httpTokens: "required" }));
+        expect((await messages(eksNodeGroupImdsv2, unset))[0]).toContain("httpPutResponseHopLimit unset (then the AMI's: 2 for an AMI with ImdsSupport v2.0)");
     });
 
     it("reports a node group without launch template, or with one it cannot find", async () => {
@@ -117,7 +130,7 @@ describe("eks-nodegroup-imdsv2", () => {
         expect(await messages(eksNodeGroupImdsv2, resources)).toHaveLength(1);
         ng.options = { dependencies: ["urn:pulumi:test::kubeforge::kubeforge:cluster:EksCluster$aws:ec2/launchTemplate:LaunchTemplate::kubeforge-prod-nodes"] };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
-        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = {};
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpPutResponseHopLimit: 1 };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([
             `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
         ]);
@@ -134,7 +147,7 @@ describe("eks-nodegroup-imdsv2", () => {
         }));
         resources.splice(resources.indexOf(ng), 1, ...zonal);
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
-        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpTokens: "optional" };
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpTokens: "optional", httpPutResponseHopLimit: 1 };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual(
             zonal.map((g) => `EKS node group "${g.name}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`),
         );
@@ -142,7 +155,7 @@ describe("eks-nodegroup-imdsv2", () => {
 
     describe("during preview, with the template's id unknown", () => {
         function preview(httpTokens: string, withPropertyDependency: boolean) {
-            const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens })), "test");
+            const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens, httpPutResponseHopLimit: 1 })), "test");
             const ng = resources.find((r) => r.type === "aws:eks/nodeGroup:NodeGroup")!;
             const lt = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
             ng.props = unknownCheckingProxy({ ...ng.props, launchTemplate: { id: UNKNOWN_STRING, version: UNKNOWN_STRING } });
