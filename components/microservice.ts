@@ -195,6 +195,34 @@ export class Microservice extends pulumi.ComponentResource {
             { name: "METRICS_PORT", value: String(svc.metricsPort) },
         ];
 
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata,
+            spec: {
+                type: "ClusterIP",
+                selector,
+                ports: [{ name: "http", port: svc.port, targetPort: "http", protocol: "TCP" }],
+            },
+        }, child);
+
+        if (lb) {
+            const port = lb.port ?? svc.servicePort;
+            this.loadBalancerService = new k8s.core.v1.Service(`${name}-lb`, {
+                metadata: { ...metadata, name: `${svc.name}-${svc.loadBalancer}`, annotations: lb.annotations },
+                spec: {
+                    type: "LoadBalancer",
+                    ...(lb.loadBalancerClass ? { loadBalancerClass: lb.loadBalancerClass } : {}),
+                    selector,
+                    ports: [{ name: port === 443 ? "https" : "http", port, targetPort: "http", protocol: "TCP" }],
+                },
+            }, lb.recreateOnPortChange ? { ...child, replaceOnChanges: ["spec.ports"], deleteBeforeReplace: true } : child);
+        }
+
+        // Where the load balancer gates pod readiness on target health, its Service comes first
+        // (see LoadBalancerSpec.gatesPodReadiness); Pulumi gathers a nested dependsOn list
+        // recursively (@pulumi/pulumi runtime/dependsOn.js gatherExplicitDependencies).
+        const afterLoadBalancer = lb?.gatesPodReadiness && this.loadBalancerService
+            ? { ...child, dependsOn: [child.dependsOn, this.loadBalancerService] as pulumi.Input<pulumi.Resource>[] }
+            : child;
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata,
             spec: {
@@ -247,29 +275,7 @@ export class Microservice extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, child);
-
-        this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata,
-            spec: {
-                type: "ClusterIP",
-                selector,
-                ports: [{ name: "http", port: svc.port, targetPort: "http", protocol: "TCP" }],
-            },
-        }, child);
-
-        if (lb) {
-            const port = lb.port ?? svc.servicePort;
-            this.loadBalancerService = new k8s.core.v1.Service(`${name}-lb`, {
-                metadata: { ...metadata, name: `${svc.name}-${svc.loadBalancer}`, annotations: lb.annotations },
-                spec: {
-                    type: "LoadBalancer",
-                    ...(lb.loadBalancerClass ? { loadBalancerClass: lb.loadBalancerClass } : {}),
-                    selector,
-                    ports: [{ name: port === 443 ? "https" : "http", port, targetPort: "http", protocol: "TCP" }],
-                },
-            }, lb.recreateOnPortChange ? { ...child, replaceOnChanges: ["spec.ports"], deleteBeforeReplace: true } : child);
-        }
+        }, afterLoadBalancer);
 
         this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
             metadata,

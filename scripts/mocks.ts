@@ -114,6 +114,10 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             state.result = Array.from({ length: Math.ceil(length / 8) }, (_, i) => shortHash(`${name}-${i}`)).join("").slice(0, length);
             break;
         }
+        case "random:index/randomId:RandomId":
+            // Hex of the requested bytes, stable per name and keepers (a new keeper value, a new id, as the provider does).
+            state.hex = shortHash(`${name}-${JSON.stringify(inputs.keepers ?? {})}`).repeat(8).slice(0, 2 * Number(inputs.byteLength ?? 8));
+            break;
         case "aws:elasticache/subnetGroup:SubnetGroup":
             state.name = inputs.name ?? name;
             break;
@@ -143,8 +147,11 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
     return state;
 }
 
-/** Fake results of provider functions (invokes) the program calls. */
-function fakeCall(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/** Zones of the fake region (eu-west-1) and their ids, in name order. */
+const FAKE_ZONES: readonly (readonly [string, string])[] = [["eu-west-1a", "euw1-az1"], ["eu-west-1b", "euw1-az2"], ["eu-west-1c", "euw1-az3"]];
+
+/** Fake results of provider functions (invokes) the program calls; `impaired` zones have that state (DescribeAvailabilityZones' `state` filter sees it). */
+function fakeCall(token: string, inputs: Record<string, unknown>, impaired: readonly string[] = []): Record<string, unknown> {
     switch (token) {
         case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
@@ -152,8 +159,10 @@ function fakeCall(token: string, inputs: Record<string, unknown>): Record<string
             return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
         case "aws:index/getCallerIdentity:getCallerIdentity":
             return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/ci", userId: "AIDEXAMPLE", id: "123456789012" };
-        case "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return { names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"], id: "eu-west-1" };
+        case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+            const zones = FAKE_ZONES.filter(([zone]) => inputs.state === undefined || inputs.state === (impaired.includes(zone) ? "impaired" : "available"));
+            return { names: zones.map(([zone]) => zone), zoneIds: zones.map(([, id]) => id), id: "eu-west-1" };
+        }
         case "aws:ec2/getVpc:getVpc":
             return { ...inputs, cidrBlock: "10.99.0.0/16" };
         case "aws:ec2/getSubnet:getSubnet":
@@ -203,6 +212,8 @@ export interface RunOptions {
     override?: StateOverride;
     /** Config keys to hold as secrets, as the CLI does for values set with `--secret`; default none. */
     secretKeys?: string[];
+    /** Zones of the fake region AWS reports as `impaired` (an outage); default none. */
+    impairedZones?: string[];
 }
 
 /**
@@ -225,7 +236,7 @@ export async function runUnderMocks(
             const inputs = args.inputs as Record<string, unknown>;
             return { id: args.custom ? `${args.name}-id` : undefined, state: { ...fakeState(args.type, args.name, inputs), ...options.override?.(args.type, args.name, inputs) } };
         },
-        call: (args) => fakeCall(args.token, args.inputs as Record<string, unknown>),
+        call: (args) => fakeCall(args.token, args.inputs as Record<string, unknown>, options.impairedZones),
     }, project, stack, false);
 
     const resources: RecordedResource[] = [];

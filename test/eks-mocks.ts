@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createCluster } from "../components/cluster";
 import { EksCluster } from "../components/cluster/eks/eks";
 import { CONFIG_NAMESPACE, parseSettings, type RawConfig, type Settings } from "../components/config";
-import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
+import { runUnderMocks, type RecordedResource, type RunOptions } from "../scripts/mocks";
 import { stackConfig } from "../scripts/stack-files";
 
 /** Every resource recorded by {@link buildEksCluster} so far (cluster names keep runs apart). */
@@ -26,12 +26,12 @@ export function stackSettings(stack: string, override: (raw: RawConfig) => void 
 }
 
 /** Build the configured cluster (which must be an EKS one) under mocks and wait for every registration. */
-export async function buildEksCluster(settings: Settings): Promise<EksCluster> {
+export async function buildEksCluster(settings: Settings, options: RunOptions = {}): Promise<EksCluster> {
     let cluster: unknown;
     const run = await runUnderMocks(settings.stack, {}, async () => {
         cluster = createCluster(settings);
         return {};
-    });
+    }, "kubeforge", options);
     recordedResources.push(...run.resources);
     if (!(cluster instanceof EksCluster)) throw new Error(`stack ${settings.stack} did not build an EksCluster`);
     return cluster;

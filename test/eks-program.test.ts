@@ -82,6 +82,51 @@ describe("the program on the prod EKS cluster", () => {
         }
     });
 
+    // aws-load-balancer-controller v3.5.0 pkg/inject/pod_readiness/pod_readiness_gate.go Mutate:
+    // a pod gets a readiness gate for each TargetGroupBinding in its namespace that exists when
+    // the pod is created ("create ingress or service before pod", docs/deploy/pod_readiness_gate.md).
+    // The controller creates the binding before it writes the Service's load-balancer status
+    // (pkg/deploy/stack_deployer.go Deploy, then controllers/service/service_controller.go
+    // updateServiceStatus), the status Pulumi's Service await waits for (pulumi-kubernetes v4.32.0
+    // provider/pkg/await/service.go). So the first rollout's pods only become ready once their NLB
+    // target is healthy, and a first `pulumi up` whose NLB cannot reach the pods fails instead of
+    // succeeding.
+    it("creates each service's Deployment after its load balancer's Service, so the first pods get the controller's readiness gate", () => {
+        for (const name of DEFAULT_SERVICE_NAMES) {
+            const deployment = program.named("kubernetes:apps/v1:Deployment", `${name}-deployment`);
+            expect(deployment.options.dependencies.some((dep) => dep.endsWith(`kubernetes:core/v1:Service::${name}-lb`)), name).toBe(true);
+        }
+    });
+
+    // Pulumi deletes a resource only once everything that depends on it is gone, and nothing but
+    // a dependency orders two deletions. The load-balancer controller deletes a Service's NLB
+    // (and only then drops the Service's finalizer) through the ELB API, which it reaches from
+    // the private subnets through their NAT gateway (the VPC has no endpoints), and the nodes pull
+    // images and fetch Pod Identity credentials the same way. So every load-balancer Service must
+    // (transitively) depend on the private routes and NAT gateways, or `pulumi destroy` may take
+    // the routes first and leave the Services, their NLBs and the VPC behind.
+    it("creates the nodes after the private subnets' NAT routes, and destroys every load-balancer Service before them", () => {
+        const byUrn = new Map(program.resources.map((r) => [r.urn, r]));
+        const closure = (start: string): Set<string> => {
+            const seen = new Set<string>();
+            const walk = (urn: string): void => {
+                for (const dep of byUrn.get(urn)?.options.dependencies ?? []) if (!seen.has(dep)) { seen.add(dep); walk(dep); }
+            };
+            walk(start);
+            return seen;
+        };
+        const egress = program.resources.filter((r) => /^(aws:ec2\/routeTableAssociation:RouteTableAssociation|aws:ec2\/natGateway:NatGateway)$/.test(r.type) && /-(private|nat)-\d+$/.test(r.name));
+        expect(egress.map((r) => r.name).sort()).toEqual([0, 1, 2].flatMap((i) => [`${cluster}-network-nat-${i}`, `${cluster}-network-private-${i}`]).sort());
+        for (const group of [0, 1, 2].map((i) => program.named("aws:eks/nodeGroup:NodeGroup", `${cluster}-nodes-${i}`))) {
+            const deps = closure(group.urn);
+            for (const e of egress) expect(deps.has(e.urn), `${group.name} after ${e.name}`).toBe(true);
+        }
+        for (const name of DEFAULT_SERVICE_NAMES) {
+            const deps = closure(program.named("kubernetes:core/v1:Service", `${name}-lb`).urn);
+            for (const e of egress) expect(deps.has(e.urn), `${name}-lb before ${e.name}`).toBe(true);
+        }
+    });
+
     it("sends every Kubernetes object and Helm release through the cluster's provider, which waits for the admin access check", () => {
         const provider = program.named("pulumi:providers:kubernetes", `${cluster}-k8s`);
         expect(provider.options.dependencies.some((d) => d.endsWith(`command:local:Command::${cluster}-admin-access`))).toBe(true);

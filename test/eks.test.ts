@@ -436,3 +436,18 @@ describe("EKS cluster with a TLS certificate", () => {
         expect(Object.keys(await valueOf(internalLb.annotations)).filter((k) => k.includes("ssl"))).toEqual([]);
     });
 });
+
+// DescribeAvailabilityZones `state` is a zone's health of the moment ("available", "information",
+// "impaired", "unavailable": @pulumi/aws 7.48.0 getAvailabilityZones.d.ts), and every subnet's
+// zone is the zone list's entry at its index. Filtered by health, an impaired zone would move
+// every later subnet to another zone (a replacement of subnets and node groups in the next
+// preview, a failed drift check) or, with too few left, stop every preview and update during the
+// outage. The zones come from the account's zone names, whatever their state.
+describe("an EKS cluster's subnets while a zone is impaired", () => {
+    it("keep their zones, and the program still runs", async () => {
+        vi.spyOn(pulumi.log, "warn").mockImplementation(async () => undefined);
+        await buildEksCluster(stackSettings("prod", undefined, "impaired"), { impairedZones: ["eu-west-1a"] });
+        const zones = (kind: string) => [0, 1, 2].map((i) => one("aws:ec2/subnet:Subnet", `kubeforge-impaired-network-${kind}-${i}`).inputs.availabilityZone);
+        for (const kind of ["public", "private", "internal-lb"]) expect(zones(kind), kind).toEqual(["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    });
+});

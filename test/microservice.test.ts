@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hpaBehavior, probes, recommendedLabels, selectorLabels, serviceUrl, topologySpread, upstreamEnvName } from "../components/microservice";
 import { parseSettings } from "../components/config";
+import { stackConfig } from "../scripts/stack-files";
 import { kubernetesObjects } from "../scripts/synth";
 import { at, runStack, stackFiles, type K8sObject, type Program } from "./harness";
 import { validateK8s } from "./validate";
@@ -16,6 +17,9 @@ type Container = {
     volumeMounts: { name: string; mountPath: string }[];
 };
 type Probe = { httpGet: { path: string; port: string | number }; periodSeconds: number; failureThreshold: number };
+
+/** The cluster flavour a stack file configures. */
+const stackConfigFlavour = (stack: string): string | undefined => (stackConfig(stack)["kubeforge:cluster"] as { flavour?: string } | undefined)?.flavour;
 
 const container = (d: K8sObject): Container => at<Container[]>(d, "spec.template.spec.containers")[0]!;
 
@@ -155,6 +159,14 @@ describe.each(stackFiles())("stack %s", (stack) => {
         const objects = kubernetesObjects(p.resources);
         expect(objects.length).toBeGreaterThan(15);
         for (const obj of objects) validateK8s(obj);
+    });
+
+    it("orders a Deployment after its load-balancer Service exactly where the cluster's load balancer gates pod readiness (EKS)", () => {
+        const gates = stackConfigFlavour(stack) === "eks";
+        for (const name of ["backend", "messages", "reports"]) {
+            const deployment = p.named("kubernetes:apps/v1:Deployment", `${name}-deployment`);
+            expect(deployment.options.dependencies.some((dep) => dep.endsWith(`::${name}-lb`)), `${stack} ${name}`).toBe(gates);
+        }
     });
 
     it("exports each service's name, namespace, load-balancer address and URL", () => {

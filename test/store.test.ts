@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectorLabels } from "../components/microservice";
-import { CACHE_PORT, MAINTENANCE_WINDOW, SNAPSHOT_WINDOW } from "../components/cluster/eks/cache";
+import { CACHE_PORT, MAINTENANCE_WINDOW, REPLACING_INPUTS, SNAPSHOT_WINDOW } from "../components/cluster/eks/cache";
 import { ELASTICACHE_DEFAULTS, STORE_PORT } from "../components/store/config";
 import { CREDENTIALS_SECRET, PASSWORD_LENGTH } from "../components/store/store";
 import { maxmemory, storeSelector, VALKEY_GID, VALKEY_IMAGE, VALKEY_UID, valkeyConfig } from "../components/store/valkey";
@@ -250,8 +250,25 @@ describe.each([
         const group = aws("aws:elasticache/replicationGroup:ReplicationGroup");
         expect(group.inputs).toMatchObject({ numCacheClusters: nodes, automaticFailoverEnabled: nodes > 1, multiAzEnabled: nodes > 1, snapshotRetentionLimit: snapshotRetentionDays, snapshotWindow: SNAPSHOT_WINDOW, maintenanceWindow: MAINTENANCE_WINDOW });
         expect(group.options.protect).toBe(production);
-        expect(group.inputs.finalSnapshotIdentifier).toBe(production ? `${name}-final` : undefined);
+        if (production) expect(group.inputs.finalSnapshotIdentifier).toMatch(new RegExp(`^kubeforge-${stack}-store-final-[0-9a-f]{8}$`));
+        else expect(group.inputs.finalSnapshotIdentifier).toBeUndefined();
         if (production) expect(nodes).toBeGreaterThanOrEqual(2);
+    });
+
+    // AWS keeps a final snapshot after its replication group is gone, and refuses to delete a group
+    // whose final snapshot name is taken (SnapshotAlreadyExistsFault). A fixed name therefore fails
+    // the second deletion: after a replacement, or a stack destroyed and brought up again, or in a
+    // second production stack of the account. The suffix is a RandomId whose keepers are the inputs
+    // that make a new group (REPLACING_INPUTS, from terraform-provider-aws's ForceNew schema).
+    it.runIf(production)("names its final snapshot after the cluster, with a suffix drawn anew whenever the group would be replaced", async () => {
+        const group = aws("aws:elasticache/replicationGroup:ReplicationGroup").inputs;
+        const id = aws("random:index/randomId:RandomId", `${name}-final-snapshot`);
+        expect(id.options.dependencies).toEqual(expect.arrayContaining([expect.stringContaining(`${name}-key`), expect.stringContaining(`${name}-subnets`)]));
+        expect(id.inputs.keepers).toEqual(Object.fromEntries(REPLACING_INPUTS.map((k) => [k, String(group[k])])));
+        const downgraded = await runStack(stack, { "kubeforge:store": { elasticache: { engineVersion: "8.2" } } });
+        const other = downgraded.named("aws:elasticache/replicationGroup:ReplicationGroup", name).inputs.finalSnapshotIdentifier;
+        expect(other).toMatch(new RegExp(`^kubeforge-${stack}-store-final-[0-9a-f]{8}$`));
+        expect(other).not.toBe(group.finalSnapshotIdentifier);
     });
 
     it("lives in the private subnets, behind a security group that admits its port from the cluster's nodes only", () => {

@@ -56,6 +56,14 @@ export interface LoadBalancerSpec {
      */
     recreateOnPortChange?: boolean;
     /**
+     * Whether the load-balancer implementation gates each pod's readiness on the health of its
+     * target, which it can only do for pods created after it registered the Service (EKS: the
+     * load-balancer controller's pod webhook injects a readiness gate only for the
+     * TargetGroupBindings that exist when the pod is created). The Deployment is then created
+     * after the Service. Default false.
+     */
+    gatesPodReadiness?: boolean;
+    /**
      * `spec.loadBalancerClass` of the Service, naming the load-balancer implementation that must
      * reconcile it (EKS: the AWS Load Balancer Controller's `service.k8s.aws/nlb`); immutable
      * once set. Default none: the cluster's default implementation.
@@ -86,6 +94,14 @@ export interface StoreEndpoint {
     url: pulumi.Output<string>;
     /** What the clients' NetworkPolicy must admit to reach it (peers and port), and nothing more. */
     egress: k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+}
+
+/** Secrets of a namespace that the principal CI previews and drift checks run as must be able to read back. */
+export interface PreviewReadArgs {
+    /** Their namespace. */
+    namespace: pulumi.Input<string>;
+    /** Their names. */
+    secrets: readonly string[];
 }
 
 /** What every cluster flavour gives the rest of the program. */
@@ -125,4 +141,11 @@ export interface KubeCluster {
      * from the cluster's pods and nothing else; undefined on flavours whose cloud offers none.
      */
     managedStore?(name: string, args: ManagedStoreArgs, opts: pulumi.ComponentResourceOptions): StoreEndpoint;
+    /**
+     * Lets the principal CI previews and drift checks run as read back, by name, Secrets the
+     * program declares: `pulumi preview --refresh` reads every declared object, and a view-only
+     * principal reads no Secret (EKS: `AmazonEKSViewPolicy`). Children of `opts.parent`; nothing
+     * where no such principal is configured. Undefined on flavours that have none.
+     */
+    grantPreviewRead?(name: string, args: PreviewReadArgs, opts: pulumi.ComponentResourceOptions): void;
 }

@@ -29,8 +29,8 @@ export interface StoreArgs {
     stack: string;
     /** The services allowed to reach the store (those with `store: true`); at least one. */
     clients: string[];
-    /** The cluster: its managed store, where the kind is `elasticache`. */
-    cluster: Pick<KubeCluster, "flavour" | "managedStore">;
+    /** The cluster: its managed store, where the kind is `elasticache`; the CI preview principal's read access to the credentials Secret, where it has one. */
+    cluster: Pick<KubeCluster, "flavour" | "managedStore" | "grantPreviewRead">;
 }
 
 /** The store and what its clients need to reach it. */
@@ -90,6 +90,9 @@ export class Store extends pulumi.ComponentResource implements StoreAccess {
                 secret = credentials(endpoint.url);
                 break;
         }
+
+        // The drift check's refresh reads the Secret back, as the view-only preview principal.
+        args.cluster.grantPreviewRead?.(`${name}-preview`, { namespace: args.namespace, secrets: [CREDENTIALS_SECRET] }, { parent: this });
 
         this.credentialsSecret = secret.metadata.name;
         this.egress = endpoint.egress;

@@ -6,8 +6,10 @@ export const AWS = {
     launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
     ecrRepository: "aws:ecr/repository:Repository",
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+    defaultSecurityGroup: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
     ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    replicationGroup: "aws:elasticache/replicationGroup:ReplicationGroup",
 } as const;
 
 export interface EksCluster {
@@ -25,10 +27,24 @@ export interface EksNodeGroup {
 export interface LaunchTemplate {
     id?: string;
     name?: string;
-    metadataOptions?: { httpTokens?: string };
+    metadataOptions?: { httpTokens?: string; httpPutResponseHopLimit?: number };
 }
 
 export interface EcrRepository {
     imageScanningConfiguration?: { scanOnPush?: boolean };
     imageTagMutability?: string;
+}
+
+export interface ReplicationGroup {
+    atRestEncryptionEnabled?: boolean;
+    transitEncryptionEnabled?: boolean;
+    transitEncryptionMode?: string;
+    /** A secret: only whether it is set matters here. */
+    authToken?: unknown;
+    userGroupIds?: string[];
+    numCacheClusters?: number;
+    automaticFailoverEnabled?: boolean;
+    multiAzEnabled?: boolean;
+    snapshotRetentionLimit?: number;
+    finalSnapshotIdentifier?: string;
 }

@@ -13,6 +13,8 @@ import { eksEndpointAccess } from "./eks-endpoint-access";
 import { eksNodeGroupImdsv2 } from "./eks-nodegroup-imdsv2";
 import { eksNodeGroupScaling } from "./eks-nodegroup-scaling";
 import { eksSecretsEncryption } from "./eks-secrets-encryption";
+import { elastiCacheEncryption } from "./elasticache-encryption";
+import { elastiCacheProductionData } from "./elasticache-production-data";
 import { healthProbes } from "./health-probes";
 import { hostIsolation } from "./host-isolation";
 import { noReplicasUnderHpa } from "./no-replicas-under-hpa";
@@ -47,5 +49,7 @@ export const policies: Policies = [
     eksNodeGroupImdsv2,
     ecrScanOnPush,
     ecrImmutableTags,
+    elastiCacheEncryption,
+    elastiCacheProductionData,
     noWorldIngress,
 ];

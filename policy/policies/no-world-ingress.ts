@@ -22,7 +22,7 @@ interface Ec2Rule {
     ipv6CidrBlocks?: string[];
 }
 
-/** The ingress rules a resource declares: inline SecurityGroup ingress, or a standalone rule. */
+/** The ingress rules a resource declares: inline ingress of a SecurityGroup or of the VPC's DefaultSecurityGroup (the same `ingress` blocks), or a standalone rule. */
 export function ingressRules(type: string, props: Record<string, unknown>): IngressRule[] {
     const fromEc2 = (r: Ec2Rule, where: string): IngressRule => ({
         where,
@@ -33,6 +33,7 @@ export function ingressRules(type: string, props: Record<string, unknown>): Ingr
     });
     switch (type) {
         case AWS.securityGroup:
+        case AWS.defaultSecurityGroup:
             return ((props.ingress ?? []) as Ec2Rule[]).map((r, i) => fromEc2(r, `ingress[${i}]`));
         case AWS.securityGroupRule:
             return props.type === "ingress" ? [fromEc2(props as Ec2Rule, "rule")] : [];

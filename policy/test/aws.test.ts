@@ -1,6 +1,6 @@
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
-import type { EcrRepository, EksCluster, EksNodeGroup, LaunchTemplate } from "../lib/aws";
+import type { EcrRepository, EksCluster, EksNodeGroup, LaunchTemplate, ReplicationGroup } from "../lib/aws";
 import { toPolicyResources, runPolicies, type SynthResource } from "../runner";
 import { ecrImmutableTags } from "../policies/ecr-immutable-tags";
 import { ecrScanOnPush } from "../policies/ecr-scan-on-push";
@@ -9,6 +9,8 @@ import { eksEndpointAccess } from "../policies/eks-endpoint-access";
 import { eksNodeGroupImdsv2 } from "../policies/eks-nodegroup-imdsv2";
 import { eksNodeGroupScaling } from "../policies/eks-nodegroup-scaling";
 import { eksSecretsEncryption } from "../policies/eks-secrets-encryption";
+import { elastiCacheEncryption } from "../policies/elasticache-encryption";
+import { elastiCacheProductionData } from "../policies/elasticache-production-data";
 import { noWorldIngress } from "../policies/no-world-ingress";
 import { fixture, messages } from "./util";
 
@@ -97,9 +99,22 @@ describe("eks-nodegroup-imdsv2", () => {
     });
 
     it("reports a template that allows IMDSv1", async () => {
-        expect(await messages(eksNodeGroupImdsv2, editTemplate((t) => (t.metadataOptions = { httpTokens: "optional" })))).toEqual([
+        expect(await messages(eksNodeGroupImdsv2, editTemplate((t) => (t.metadataOptions = { httpTokens: "optional", httpPutResponseHopLimit: 1 })))).toEqual([
             `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
         ]);
+    });
+
+    // A pod's metadata request crosses one hop more than the node's own: with a hop limit of 2
+    // every pod can get the node's IMDSv2 token (EC2 user guide, "Configure the instance metadata
+    // options": the hop limit is the PUT response's IP TTL).
+    it("reports a hop limit that lets pods reach the node's metadata, unless the stack allows it", async () => {
+        const twoHops = editTemplate((t) => (t.metadataOptions = { httpTokens: "required", httpPutResponseHopLimit: 2 }));
+        expect(await messages(eksNodeGroupImdsv2, twoHops)).toEqual([
+            `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpPutResponseHopLimit 2, so pods may reach the node's metadata and its role's credentials; set it to 1 (pods get AWS credentials through EKS Pod Identity).`,
+        ]);
+        expect(await messages(eksNodeGroupImdsv2, twoHops, { maxHopLimit: 2 })).toEqual([]);
+        const unset = editTemplate((t) => (t.metadataOptions = { httpTokens: "required" }));
+        expect((await messages(eksNodeGroupImdsv2, unset))[0]).toContain("httpPutResponseHopLimit unset (then the AMI's: 2 for an AMI with ImdsSupport v2.0)");
     });
 
     it("reports a node group without launch template, or with one it cannot find", async () => {
@@ -115,7 +130,7 @@ describe("eks-nodegroup-imdsv2", () => {
         expect(await messages(eksNodeGroupImdsv2, resources)).toHaveLength(1);
         ng.options = { dependencies: ["urn:pulumi:test::kubeforge::kubeforge:cluster:EksCluster$aws:ec2/launchTemplate:LaunchTemplate::kubeforge-prod-nodes"] };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
-        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = {};
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpPutResponseHopLimit: 1 };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([
             `EKS node group "${NODES}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`,
         ]);
@@ -132,7 +147,7 @@ describe("eks-nodegroup-imdsv2", () => {
         }));
         resources.splice(resources.indexOf(ng), 1, ...zonal);
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual([]);
-        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpTokens: "optional" };
+        (resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!.inputs as LaunchTemplate).metadataOptions = { httpTokens: "optional", httpPutResponseHopLimit: 1 };
         expect(await messages(eksNodeGroupImdsv2, resources)).toEqual(
             zonal.map((g) => `EKS node group "${g.name}" uses launch template "${NODES}" with metadataOptions.httpTokens "optional"; set httpTokens "required" (IMDSv2 only).`),
         );
@@ -140,7 +155,7 @@ describe("eks-nodegroup-imdsv2", () => {
 
     describe("during preview, with the template's id unknown", () => {
         function preview(httpTokens: string, withPropertyDependency: boolean) {
-            const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens })), "test");
+            const resources = toPolicyResources(editTemplate((t) => (t.metadataOptions = { httpTokens, httpPutResponseHopLimit: 1 })), "test");
             const ng = resources.find((r) => r.type === "aws:eks/nodeGroup:NodeGroup")!;
             const lt = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
             ng.props = unknownCheckingProxy({ ...ng.props, launchTemplate: { id: UNKNOWN_STRING, version: UNKNOWN_STRING } });
@@ -211,5 +226,58 @@ describe("aws-no-world-ingress", () => {
             'SecurityGroupRule "range" rule opens tcp 80-1024 to 0.0.0.0/0',
         ]);
         expect(await messages(noWorldIngress, resources, { listenerPorts: [80, 443, 8443] })).toHaveLength(1);
+    });
+
+    // The program adopts the VPC's default security group with no rules (components/cluster/eks/network.ts);
+    // @pulumi/aws 7.48.0 ec2/defaultSecurityGroup.d.ts takes the same inline `ingress` blocks as a SecurityGroup.
+    it("reads the VPC's default security group too: closed passes, world-open fails", async () => {
+        const closed = { type: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", name: "default-sg", parent: null, inputs: { vpcId: "vpc-1" } };
+        expect(await messages(noWorldIngress, [...fixture("compliant"), closed])).toEqual([]);
+        const open = { ...closed, inputs: { vpcId: "vpc-1", ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] } };
+        expect(await messages(noWorldIngress, [...fixture("compliant"), open])).toEqual([
+            'DefaultSecurityGroup "default-sg" ingress[0] opens all traffic to 0.0.0.0/0; restrict the source to known CIDRs or a security group (only TCP 80, 443 may be open to the world).',
+        ]);
+    });
+});
+
+const STORE = "store-elasticache";
+const editStore = (edit: (g: ReplicationGroup) => void) => edited<ReplicationGroup>(STORE, edit, "aws:elasticache/replicationGroup:ReplicationGroup");
+
+describe("elasticache-encryption", () => {
+    it("accepts a group encrypted at rest and in transit (required) with an AUTH token, or an RBAC user group", async () => {
+        expect(await messages(elastiCacheEncryption, fixture("compliant"))).toEqual([]);
+        expect(await messages(elastiCacheEncryption, editStore((g) => { delete g.authToken; g.userGroupIds = ["store-users"]; }))).toEqual([]);
+    });
+
+    it("reports each gap: no at-rest encryption, plain-text clients still accepted, no authentication", async () => {
+        const fix = "; encrypt it at rest and in transit (mode \"required\") and give it an authToken.";
+        expect(await messages(elastiCacheEncryption, editStore((g) => delete g.atRestEncryptionEnabled))).toEqual([`ElastiCache replication group "${STORE}": atRestEncryptionEnabled is not true${fix}`]);
+        expect(await messages(elastiCacheEncryption, editStore((g) => (g.transitEncryptionMode = "preferred")))).toEqual([`ElastiCache replication group "${STORE}": transitEncryptionMode is "preferred", not "required"${fix}`]);
+        // An AUTH token needs in-transit encryption, so without it the token is gone as well.
+        expect(await messages(elastiCacheEncryption, editStore((g) => { g.transitEncryptionEnabled = false; delete g.authToken; }))).toEqual([
+            `ElastiCache replication group "${STORE}": transitEncryptionEnabled is not true; it has neither an authToken nor userGroupIds${fix}`,
+        ]);
+    });
+});
+
+describe("elasticache-production-data", () => {
+    const PROD = { production: true };
+
+    it("accepts a Multi-AZ group with failover, daily snapshots and a final snapshot in production", async () => {
+        expect(await messages(elastiCacheProductionData, fixture("compliant"), PROD)).toEqual([]);
+    });
+
+    it("reports a single node, snapshots off and no final snapshot in production", async () => {
+        const single = editStore((g) => { g.numCacheClusters = 1; g.automaticFailoverEnabled = false; g.multiAzEnabled = false; g.snapshotRetentionLimit = 0; delete g.finalSnapshotIdentifier; });
+        expect(await messages(elastiCacheProductionData, single, PROD)).toEqual([
+            `ElastiCache replication group "${STORE}" in a production stack: numCacheClusters is 1, so there is no replica; automaticFailoverEnabled and multiAzEnabled are not both true; `
+            + "snapshotRetentionLimit is 0, so no daily snapshots are kept; it has no finalSnapshotIdentifier, so deleting it keeps no snapshot; "
+            + "give it at least 2 nodes with automatic failover and Multi-AZ, snapshots and a final snapshot.",
+        ]);
+        expect((await messages(elastiCacheProductionData, editStore((g) => (g.multiAzEnabled = false)), PROD))[0]).toContain("automaticFailoverEnabled and multiAzEnabled are not both true");
+    });
+
+    it("leaves non-production stacks alone", async () => {
+        expect(await messages(elastiCacheProductionData, editStore((g) => (g.numCacheClusters = 1)))).toEqual([]);
     });
 });

@@ -115,7 +115,7 @@ describe("the pack served to the engine", () => {
     it.each(["prod", "dev"])("reports exactly what the offline runner reports on the broken fixture (%s config)", async (stack) => {
         const config = stackConfig(stack);
         const served = await serve(stack, config, "broken");
-        expect(served.length).toBe(stack === "prod" ? 14 : 12);
+        expect(served.length).toBe(stack === "prod" ? 16 : 13);
         expect(served).toEqual(await offline(stack, config, "broken"));
     });
 

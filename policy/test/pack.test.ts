@@ -66,6 +66,7 @@ describe("policy/config/<stack>.json", () => {
             expect(knobs("k8s-public-services").publicServices).toEqual(stack === "dev" ? ["backend", "messages", "reports"] : ["backend"]);
             expect(knobs("k8s-production-min-replicas").production).toBe(stack === "prod");
             expect(knobs("eks-endpoint-access").production).toBe(stack === "prod");
+            expect(knobs("elasticache-production-data").production).toBe(stack === "prod");
         }
     });
 });

@@ -13,7 +13,7 @@ const source = (file: string) => ({ text: readFileSync(file, "utf8"), source: fi
 
 /** Every policy the broken fixture breaks, and nothing else. */
 const BROKEN_POLICIES = [
-    "aws-no-world-ingress", "ecr-immutable-tags", "eks-endpoint-access", "eks-nodegroup-imdsv2", "eks-secrets-encryption",
+    "aws-no-world-ingress", "ecr-immutable-tags", "eks-endpoint-access", "eks-nodegroup-imdsv2", "eks-secrets-encryption", "elasticache-encryption", "elasticache-production-data",
     "k8s-deployment-network-policy", "k8s-health-probes", "k8s-host-isolation", "k8s-no-replicas-under-hpa", "k8s-pdb-allows-disruption",
     "k8s-pinned-image", "k8s-production-min-replicas", "k8s-public-services", "k8s-restricted-security-context",
 ];
@@ -23,7 +23,7 @@ describe("checkStack", () => {
         const result = await checkStack({ policies, stack, resources: source(fixtureFile("compliant")), config: source(configFile(stack)) });
         expect(result.violations).toEqual([]);
         expect(result.blocking).toBe(false);
-        expect(result.report).toContain("No policy violations in 28 resources.");
+        expect(result.report).toContain("No policy violations in 29 resources.");
     });
 
     it("blocks the broken fixture in prod, one group per resource", async () => {
@@ -32,11 +32,11 @@ describe("checkStack", () => {
         expect([...new Set(result.violations.map((v) => v.policy))].sort()).toEqual(BROKEN_POLICIES);
         expect(result.violations.every((v) => v.enforcementLevel === "mandatory")).toBe(true);
         const lines = result.report.split("\n");
-        expect(lines[0]).toMatch(/^Policy pack kubeforge \(20 policies\) on stack prod: .*broken\.resources\.json with .*prod\.json$/);
+        expect(lines[0]).toMatch(/^Policy pack kubeforge \(22 policies\) on stack prod: .*broken\.resources\.json with .*prod\.json$/);
         const backend = lines.indexOf("backend-deployment (kubernetes:apps/v1:Deployment)");
         expect(backend).toBeGreaterThan(0);
         expect(lines.slice(backend + 1, backend + 5).every((l) => l.startsWith("  [mandatory, ") && l.includes("Deployment kubeforge/backend"))).toBe(true);
-        expect(lines.at(-1)).toBe("14 mandatory and 0 advisory violation(s) in 9 resource(s): blocking.");
+        expect(lines.at(-1)).toBe("16 mandatory and 0 advisory violation(s) in 10 resource(s): blocking.");
     });
 
     it("only advises in dev, where production-only policies do not apply", async () => {
@@ -46,7 +46,8 @@ describe("checkStack", () => {
         const policiesFound = new Set(result.violations.map((v) => v.policy));
         expect(policiesFound.has("k8s-production-min-replicas")).toBe(false);
         expect(policiesFound.has("eks-endpoint-access")).toBe(false);
-        expect(policiesFound.size).toBe(BROKEN_POLICIES.length - 2);
+        expect(policiesFound.has("elasticache-production-data")).toBe(false);
+        expect(policiesFound.size).toBe(BROKEN_POLICIES.length - 3);
     });
 });
 

@@ -16,6 +16,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import type { ManagedStoreArgs, StoreEndpoint } from "../types";
 
 /** Port of the store. */
@@ -25,6 +26,18 @@ export const CACHE_PORT = 6379;
 export const SNAPSHOT_WINDOW = "02:00-03:00";
 /** Weekly maintenance window (UTC), after the snapshot window. */
 export const MAINTENANCE_WINDOW = "sun:04:00-sun:05:00";
+
+/**
+ * Replication-group inputs whose change makes a new replication group (`ForceNew` in
+ * hashicorp/terraform-provider-aws internal/service/elasticache/replication_group.go, the v6 line
+ * that @pulumi/aws 7 bridges: at_rest_encryption_enabled, kms_key_id, port, subnet_group_name;
+ * engine and engine_version on a downgrade, customizeDiffEngineForceNewOnDowngrade and
+ * customizeDiffEngineVersionForceNewOnDowngrade), of those this component sets. A new replication
+ * group needs a final snapshot name of its own: AWS keeps a final snapshot after the group is
+ * gone, and deleting a group whose final snapshot name is taken fails. Listing an input that
+ * changes in place only renames a snapshot not yet taken (an in-place, state-only change).
+ */
+export const REPLACING_INPUTS = ["atRestEncryptionEnabled", "kmsKeyId", "port", "subnetGroupName", "engine", "engineVersion"] as const;
 
 export interface ElastiCacheStoreArgs extends ManagedStoreArgs {
     /** VPC of the cluster. */
@@ -37,6 +50,8 @@ export interface ElastiCacheStoreArgs extends ManagedStoreArgs {
     clientSecurityGroupId: pulumi.Input<string>;
     /** Production: the key and the replication group are protected, and a final snapshot is taken on deletion. */
     production: boolean;
+    /** Prefix of the final snapshot's name, which AWS keeps per account and region (the cluster's name, so stacks sharing an account keep theirs apart). */
+    snapshotPrefix: string;
     /** AWS provider (region, default tags). */
     provider: aws.Provider;
 }
@@ -81,22 +96,32 @@ export class ElastiCacheStore extends pulumi.ComponentResource implements StoreE
             childOpts,
         );
 
+        const replacing = {
+            engine: "valkey",
+            engineVersion: args.engineVersion,
+            port: CACHE_PORT,
+            subnetGroupName: subnets.name,
+            atRestEncryptionEnabled: true,
+            kmsKeyId: key.arn,
+        } satisfies Record<(typeof REPLACING_INPUTS)[number], pulumi.Input<string | number | boolean>>;
+        // The final snapshot's name: the cluster's, and a suffix drawn anew for each replication
+        // group this component makes (a replacement, or a stack destroyed and brought up again),
+        // so a fixed name never collides with the snapshot an earlier group left behind.
+        const finalSnapshot = args.production
+            ? new random.RandomId(`${name}-final-snapshot`, { byteLength: 4, keepers: Object.fromEntries(Object.entries(replacing).map(([k, v]) => [k, pulumi.output(v).apply(String)])) }, { parent: this })
+            : undefined;
+
         this.replicationGroup = new aws.elasticache.ReplicationGroup(
             name,
             {
                 description: `Store of the kubeforge services (${name})`,
-                engine: "valkey",
-                engineVersion: args.engineVersion,
+                ...replacing,
                 nodeType: args.nodeType,
                 numCacheClusters: args.nodes,
                 // With a replica: it lives in another zone and takes over when the primary fails.
                 automaticFailoverEnabled: failover,
                 multiAzEnabled: failover,
-                port: CACHE_PORT,
-                subnetGroupName: subnets.name,
                 securityGroupIds: [securityGroup.id],
-                atRestEncryptionEnabled: true,
-                kmsKeyId: key.arn,
                 transitEncryptionEnabled: true,
                 transitEncryptionMode: "required",
                 authToken: pulumi.secret(args.password),
@@ -106,7 +131,7 @@ export class ElastiCacheStore extends pulumi.ComponentResource implements StoreE
                 autoMinorVersionUpgrade: true,
                 // Production changes wait for the maintenance window; elsewhere they apply at once.
                 applyImmediately: !args.production,
-                finalSnapshotIdentifier: args.production ? `${name}-final` : undefined,
+                finalSnapshotIdentifier: finalSnapshot && pulumi.interpolate`${args.snapshotPrefix}-store-final-${finalSnapshot.hex}`,
                 tags,
             },
             { ...childOpts, protect: args.production },

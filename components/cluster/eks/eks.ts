@@ -25,10 +25,10 @@ import { ElastiCacheStore } from "./cache";
 import { clusterAutoscaler, CONTROLLER_NAMESPACE, LOAD_BALANCER_CLASS, loadBalancerController } from "./controllers";
 import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_POLICIES, secretsKeyUsePolicy, serviceTrustPolicy } from "./iam";
 import { EksNetwork } from "./network";
-import { previewAccess } from "./preview-access";
+import { previewAccess, previewSecretsAccess } from "./preview-access";
 import { EcrRegistry } from "./registry";
 import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
-import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec, ManagedStoreArgs, StoreEndpoint } from "../types";
+import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec, ManagedStoreArgs, PreviewReadArgs, StoreEndpoint } from "../types";
 
 /** Control-plane log types shipped to CloudWatch. */
 export const CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator"] as const;
@@ -154,6 +154,8 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
     readonly cluster: aws.eks.Cluster;
     /** KMS key encrypting Kubernetes secrets (protected in production). */
     readonly secretsKey: aws.kms.Key;
+    /** Whether a preview principal has access (`kubeforge:cluster.eks.previewPrincipalArn`), so Secrets the program declares are made readable to it. */
+    private readonly hasPreviewPrincipal: boolean;
     /** What a managed store needs of the cluster: its network, its nodes' security group, the AWS provider. */
     private readonly storePlacement: Omit<ConstructorParameters<typeof ElastiCacheStore>[1], keyof ManagedStoreArgs>;
 
@@ -273,7 +275,10 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
                         // (awsdocs/amazon-eks-user-guide latest/ug/nodes/managed-node-groups.adoc).
                     },
                     // The Cluster Autoscaler owns the node count once the group exists.
-                    { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons], ignoreChanges: ["scalingConfig.desiredSize"] },
+                    // After the private subnets' NAT routes: nodes pull images and fetch Pod Identity
+                    // credentials through them, and on destroy everything on the nodes (the
+                    // load-balancer controller deleting its NLBs) goes before the routes do.
+                    { ...childOpts, dependsOn: [...nodeRolePolicies, nodeAccess, ...nodeAddons, ...network.privateEgress], ignoreChanges: ["scalingConfig.desiredSize"] },
                 ),
         );
         const coredns = eksAddon(name, "coredns", addonArgs("coredns"), { ...childOpts, dependsOn: nodeGroups });
@@ -289,6 +294,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             { parent: this, dependsOn: [adminPolicy] },
         );
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [adminPolicy, adminAccess] });
+        this.hasPreviewPrincipal = eks.previewPrincipalArn !== undefined;
         if (eks.previewPrincipalArn) {
             // Every Helm release of the program is in kube-system: the controllers' and metrics-server's (components/platform.ts).
             previewAccess(name, { clusterName, partition: partition.partition, principalArn: eks.previewPrincipalArn, releaseNamespaces: [CONTROLLER_NAMESPACE], k8sProvider: this.provider, awsProvider }, this);
@@ -326,6 +332,7 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
             subnetCidrs: network.privateSubnetCidrs,
             clientSecurityGroupId: this.cluster.vpcConfig.clusterSecurityGroupId,
             production,
+            snapshotPrefix: name,
             provider: awsProvider,
         };
         this.certificateArn = eks.loadBalancerCertificateArn;
@@ -351,9 +358,19 @@ export class EksCluster extends pulumi.ComponentResource implements KubeCluster 
         return {
             annotations: pulumi.all(subnets.ids).apply((ids) => nlbAnnotations(scope, healthPath, ids, tls)),
             loadBalancerClass: LOAD_BALANCER_CLASS,
+            // aws-load-balancer-controller v3.5.0 pkg/inject/pod_readiness/pod_readiness_gate.go
+            // injects a gate per TargetGroupBinding found when the pod is created; the controller
+            // creates the binding before it writes the Service's status (pkg/deploy/stack_deployer.go,
+            // controllers/service/service_controller.go), which is what Pulumi waits for.
+            gatesPodReadiness: true,
             sourceRanges: subnets.cidrs,
             ...(tls ? { port: 443 } : {}),
         };
+    }
+
+    /** With a preview principal, a Role that lets it `get` exactly these Secrets ({@link previewSecretsAccess}). */
+    grantPreviewRead(name: string, args: PreviewReadArgs, opts: pulumi.ComponentResourceOptions): void {
+        if (this.hasPreviewPrincipal) previewSecretsAccess(name, args, { parent: opts.parent, provider: this.provider });
     }
 
     /** ElastiCache for Valkey in the private subnets, reachable from the cluster's nodes and pods ({@link ElastiCacheStore}). */

@@ -53,6 +53,15 @@ export class EksNetwork extends pulumi.ComponentResource {
     readonly internalLoadBalancerSubnetIds: pulumi.Output<string>[];
     /** IPv4 CIDRs of {@link internalLoadBalancerSubnetIds}: the addresses internal NLBs reach pods from. */
     readonly internalLoadBalancerSubnetCidrs: pulumi.Output<string>[];
+    /**
+     * The private subnets' way out of the VPC: their route tables' associations (each table routes
+     * to a NAT gateway, which needs the internet gateway). The nodes need it from their first boot
+     * (images from ECR and registry.k8s.io, the EKS Auth API for Pod Identity), and the
+     * load-balancer controller needs it to delete its NLBs on `pulumi destroy`: whatever runs on
+     * the nodes must be created after it and deleted before it, which no data flow says. Empty for
+     * an existing VPC, whose routes are not the program's.
+     */
+    readonly privateEgress: pulumi.Resource[];
 
     constructor(name: string, args: EksNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:cluster:EksNetwork", name, {}, opts);
@@ -82,14 +91,18 @@ export class EksNetwork extends pulumi.ComponentResource {
             tagSubnets(network.publicSubnetIds, PUBLIC_ELB_TAG);
             tagSubnets(network.privateSubnetIds);
             tagSubnets(internalLbIds, INTERNAL_ELB_TAG);
+            this.privateEgress = [];
         } else {
             const zones = network.availabilityZones;
             const layout = subnetLayout(network.vpcCidr, zones);
+            // Every zone of the region the account has without opting in, in name order, whatever its
+            // health: subnet i goes to zone i, so a list filtered by `state` would shift the subnets
+            // (and replace them and their node groups) or stop every update while a zone is impaired.
             const zoneNames = aws
-                .getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, childOpts)
+                .getAvailabilityZonesOutput({ filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, childOpts)
                 .names.apply((names) => {
                     if (names.length < zones) throw new Error(`${name}: the region has ${names.length} availability zones, fewer than the ${zones} configured`);
-                    return names;
+                    return [...names].sort();
                 });
             const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: network.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } }, childOpts);
             // Nothing uses the VPC's default security group; adopting it with no rules closes it.
@@ -135,10 +148,10 @@ export class EksNetwork extends pulumi.ComponentResource {
                 const eip = new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: { Name: `${name}-nat-${i}` } }, childOpts);
                 return new aws.ec2.NatGateway(`${name}-nat-${i}`, { allocationId: eip.id, subnetId: publicSubnets[i]?.id ?? "", tags: { Name: `${name}-nat-${i}` } }, { ...childOpts, dependsOn: [igw] });
             });
-            privateSubnets.forEach((s, i) => {
+            this.privateEgress = privateSubnets.map((s, i) => {
                 const nat = nats[natCount === zones ? i : 0];
                 const routes = new aws.ec2.RouteTable(`${name}-private-${i}`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat?.id }], tags: { Name: `${name}-private-${i}` } }, childOpts);
-                new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: s.id, routeTableId: routes.id }, childOpts);
+                return new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: s.id, routeTableId: routes.id }, childOpts);
             });
 
             this.vpcId = vpc.id;

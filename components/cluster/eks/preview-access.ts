@@ -18,6 +18,11 @@
  *   namespace grants `list` on Secrets to the principal's Kubernetes group, plus `get` on itself
  *   and its binding so that a refresh can read them back. RBAC cannot narrow a `list` by label:
  *   the principal can read every Secret of those namespaces (docs/environments.md says so).
+ * - The refresh reads back every other object the program declares too (pulumi-kubernetes v4.32.0
+ *   `provider/pkg/provider/provider.go` `Read`: any error but 404 fails it), and
+ *   `AmazonEKSViewPolicy` reads no Secret. So whoever declares a Secret has the principal's group
+ *   granted `get` on exactly that Secret, by name, in its namespace ({@link previewSecretsAccess}:
+ *   the store's credentials).
  * - Objects the principal may not dry-run (every create and patch) are previewed client-side:
  *   pulumi-kubernetes falls back when the server-side dry run is Forbidden (v4.32.0
  *   `provider/pkg/provider/provider.go` `Create`/`Update`: `if req.GetPreview() &&
@@ -37,12 +42,58 @@ export const PREVIEW_ACCESS_POLICY = "AmazonEKSViewPolicy";
 /** Name of the Role and RoleBinding in each Helm release namespace. */
 export const PREVIEW_ROLE = "kubeforge-preview-helm-releases";
 
+/** Name of the Role and RoleBinding that let the preview group read back the Secrets a namespace's components declare. */
+export const PREVIEW_SECRETS_ROLE = "kubeforge-preview-secrets";
+
+/** The rule that lets the preview group read back a Role of its own and that Role's binding (a refresh reads both). */
+function readSelf(role: string): k8s.types.input.rbac.v1.PolicyRule {
+    return { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], resourceNames: [role], verbs: ["get"] };
+}
+
 /** The rules of {@link PREVIEW_ROLE}: list Helm's release Secrets, read back the Role and its binding. */
 export function previewRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
-    return [
-        { apiGroups: [""], resources: ["secrets"], verbs: ["list"] },
-        { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], resourceNames: [PREVIEW_ROLE], verbs: ["get"] },
-    ];
+    return [{ apiGroups: [""], resources: ["secrets"], verbs: ["list"] }, readSelf(PREVIEW_ROLE)];
+}
+
+/** The rules of {@link PREVIEW_SECRETS_ROLE}: `get` on these Secrets by name (no `list`), read back the Role and its binding. */
+export function previewSecretsRules(secrets: readonly string[]): k8s.types.input.rbac.v1.PolicyRule[] {
+    return [{ apiGroups: [""], resources: ["secrets"], resourceNames: [...secrets], verbs: ["get"] }, readSelf(PREVIEW_SECRETS_ROLE)];
+}
+
+/** A Role `role` in `namespace` with `rules`, bound to {@link PREVIEW_GROUP}, both named `name` in Pulumi and labelled as part of `instance`. */
+function previewRole(name: string, instance: string, role: string, namespace: pulumi.Input<string>, rules: k8s.types.input.rbac.v1.PolicyRule[], opts: pulumi.CustomResourceOptions): void {
+    const labels = {
+        "app.kubernetes.io/name": role,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": "ci-access",
+        "app.kubernetes.io/part-of": "kubeforge",
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+    const metadata = { name: role, namespace, labels };
+    const created = new k8s.rbac.v1.Role(name, { metadata, rules }, opts);
+    new k8s.rbac.v1.RoleBinding(
+        name,
+        { metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: created.metadata.name }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: PREVIEW_GROUP }] },
+        opts,
+    );
+}
+
+/** What {@link previewSecretsAccess} makes readable. */
+export interface PreviewSecretsArgs {
+    /** Namespace of the Secrets (the Role is created there, so it waits for the namespace). */
+    namespace: pulumi.Input<string>;
+    /** Names of the Secrets; no default. */
+    secrets: readonly string[];
+}
+
+/**
+ * The Role {@link PREVIEW_SECRETS_ROLE} in `args.namespace`, bound to {@link PREVIEW_GROUP}:
+ * `get` on exactly `args.secrets`, so that a refresh (the drift check) can read those Secrets
+ * back. Both named `name`, labelled as part of `name`; `opts` carries the parent and the cluster's
+ * Kubernetes provider.
+ */
+export function previewSecretsAccess(name: string, args: PreviewSecretsArgs, opts: pulumi.CustomResourceOptions): void {
+    previewRole(name, name, PREVIEW_SECRETS_ROLE, args.namespace, previewSecretsRules(args.secrets), opts);
 }
 
 export interface PreviewAccessArgs {
@@ -73,21 +124,7 @@ export function previewAccess(name: string, args: PreviewAccessArgs, parent: pul
         { clusterName: args.clusterName, principalArn: entry.principalArn, policyArn: pulumi.output(args.partition).apply((p) => eksAccessPolicyArn(p, PREVIEW_ACCESS_POLICY)), accessScope: { type: "cluster" } },
         awsOpts,
     );
-    const labels = {
-        "app.kubernetes.io/name": PREVIEW_ROLE,
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": "ci-access",
-        "app.kubernetes.io/part-of": "kubeforge",
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
-    const k8sOpts = { parent, provider: args.k8sProvider };
     for (const namespace of args.releaseNamespaces) {
-        const metadata = { name: PREVIEW_ROLE, namespace, labels };
-        const role = new k8s.rbac.v1.Role(`${name}-preview-${namespace}`, { metadata, rules: previewRoleRules() }, k8sOpts);
-        new k8s.rbac.v1.RoleBinding(
-            `${name}-preview-${namespace}`,
-            { metadata, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: PREVIEW_GROUP }] },
-            k8sOpts,
-        );
+        previewRole(`${name}-preview-${namespace}`, name, PREVIEW_ROLE, namespace, previewRoleRules(), { parent, provider: args.k8sProvider });
     }
 }
