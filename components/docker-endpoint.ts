@@ -15,6 +15,7 @@
  * reaches the same daemon ({@link defaultProviderProblem}); and `DOCKER_CONTEXT`, which would split
  * the provider in two, is refused. Every function here is pure over a {@link Runner}.
  */
+import { hostname, release } from "node:os";
 import { firstLine, type Runner } from "./runner";
 
 /** A Docker daemon address and where the docker CLI got it from. */
@@ -34,8 +35,71 @@ export interface DockerDaemon {
     serverVersion: string;
     /** `1` or `2`; undefined where the daemon does not say (moby omits it outside Linux). */
     cgroupVersion?: string;
-    /** The daemon's kernel release (`uname -r` of the machine or VM Docker runs in). */
+    /** The daemon's kernel release (`uname -r` of the machine or VM Docker runs in, as moby normalises it: {@link kernelRelease}). */
     kernelVersion: string;
+    /** Host name of the machine or VM the daemon runs in (`docker info` Name: the daemon's `os.Hostname()`). */
+    name: string;
+    /** The daemon's machine's architecture, `uname -m` (`docker info` Architecture): `x86_64`, `aarch64`. */
+    architecture: string;
+    /** Whether it runs rootless (`docker info` SecurityOptions has `name=rootless`: moby docker-v29.7.2 daemon/info.go fillSecurityOptions). */
+    rootless?: boolean;
+}
+
+/** Go's architecture names (Docker's platforms) for the `uname -m` names moby reports. */
+const UNAME_GOARCH: Record<string, string> = {
+    x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64", armv7l: "arm", armv6l: "arm",
+    i386: "386", i686: "386", ppc64le: "ppc64le", s390x: "s390x", riscv64: "riscv64", loongarch64: "loong64",
+};
+
+/**
+ * The platform of the daemon's containers, `linux/<GOARCH>`, from the architecture moby reports
+ * (docker-v29.7.2 `daemon/internal/platform/platform_linux.go` runtimeArchitecture: uname's
+ * machine field); undefined for one it does not know. kind's nodes run on it, so a service image
+ * must be built for it, whatever architecture the Node.js running Pulumi has (an x64 Node under
+ * Rosetta on Apple silicon, an x86_64 Colima VM on an arm64 Mac).
+ */
+export function daemonPlatform(daemon: Pick<DockerDaemon, "architecture">): string | undefined {
+    const goarch = UNAME_GOARCH[daemon.architecture];
+    return goarch === undefined ? undefined : `linux/${goarch}`;
+}
+
+/** This machine, as far as telling whether a Docker daemon runs on it goes. */
+export interface HostMachine {
+    /** `process.platform`. */
+    platform: NodeJS.Platform;
+    /** Kernel release (`os.release()`, `uname -r`). */
+    release: string;
+    /** Host name (`os.hostname()`). */
+    hostname: string;
+}
+
+/** The machine this process runs on. */
+export function thisMachine(): HostMachine {
+    return { platform: process.platform, release: release(), hostname: hostname() };
+}
+
+/**
+ * A kernel release as moby reports it (`KernelVersion`): docker-v29.7.2
+ * `pkg/parsers/kernel/kernel.go` ParseRelease, then VersionInfo.String (`%d.%d.%d%s`), so
+ * `3.12-1-amd64` becomes `3.12.0-1-amd64`; a release it cannot parse is reported as "".
+ */
+export function kernelRelease(raw: string): string {
+    const m = /^([+-]?\d+)\.([+-]?\d+)(\S*)/.exec(raw);
+    if (!m) return "";
+    const [, kernel, major, partial = ""] = m;
+    const minor = /^\.([+-]?\d+)(\S*)$/.exec(partial);
+    return `${Number(kernel)}.${Number(major)}.${minor ? Number(minor[1]) : 0}${minor ? minor[2] : partial}`;
+}
+
+/**
+ * Whether the daemon runs on this machine itself, so its bridge networks (kind's included) are
+ * routable from here: a Linux host whose kernel release and host name the daemon reports as its
+ * own. Docker Desktop (on Linux too), Colima and Rancher Desktop run the daemon in a VM with a
+ * kernel and a host name of its own (`docker-desktop`, `colima`, `lima-rancher-desktop`); in WSL2,
+ * Docker Desktop's daemon shares the WSL2 kernel but not the distribution's host name.
+ */
+export function daemonRunsHere(daemon: Pick<DockerDaemon, "kernelVersion" | "name">, host: HostMachine): boolean {
+    return host.platform === "linux" && daemon.kernelVersion !== "" && daemon.kernelVersion === kernelRelease(host.release) && daemon.name === host.hostname;
 }
 
 /** Either a value or the one line saying why there is none. */
@@ -85,6 +149,9 @@ interface ContextMetadata {
 /** The part of `docker info --format '{{json .}}'` this reads (moby docker-v29.7.2 api/types/system/info.go). */
 interface InfoJson {
     ID?: string;
+    Name?: string;
+    Architecture?: string;
+    SecurityOptions?: string[];
     ServerVersion?: string;
     CgroupVersion?: string;
     KernelVersion?: string;
@@ -117,6 +184,9 @@ export function inspectDockerDaemon(run: Runner, endpoint: DockerEndpoint): Chec
             serverVersion: info!.ServerVersion!,
             ...(info!.CgroupVersion ? { cgroupVersion: info!.CgroupVersion } : {}),
             kernelVersion: info!.KernelVersion ?? "",
+            name: info!.Name ?? "",
+            architecture: info!.Architecture ?? "",
+            ...((info!.SecurityOptions ?? []).includes("name=rootless") ? { rootless: true } : {}),
         },
     };
 }
@@ -155,10 +225,10 @@ export function isLocalEndpoint(host: string): boolean {
  * bridged resources as DOCKER_HOST). A stack that builds images on it, but may be previewed from CI
  * and laptops alike, must reach the daemon the docker CLI uses: one line when it would not.
  */
-export function defaultProviderProblem(run: Runner, env: NodeJS.ProcessEnv, daemon: DockerDaemon, hostPlatform: NodeJS.Platform): string | undefined {
+export function defaultProviderProblem(run: Runner, env: NodeJS.ProcessEnv, daemon: DockerDaemon, machine: HostMachine): string | undefined {
     if (env.DOCKER_HOST) return undefined;
     const home = env.HOME ?? "";
-    const candidates = hostPlatform === "win32"
+    const candidates = machine.platform === "win32"
         ? ["npipe:////./pipe/docker_engine"]
         : ["unix:///var/run/docker.sock", `unix://${home}/.docker/run/docker.sock`, `unix://${home}/.docker/desktop/docker.sock`];
     const fix = `export DOCKER_HOST=${daemon.endpoint.host} (the docker CLI's, ${daemon.endpoint.source}) before \`pulumi\``;

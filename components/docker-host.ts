@@ -15,8 +15,9 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { machine } from "node:os";
 import type { Settings } from "./config";
-import type { DockerDaemon } from "./docker-endpoint";
+import { kernelRelease, thisMachine, type DockerDaemon } from "./docker-endpoint";
 import { machinePreflight, stackNeeds, systemRunner, type Preflight } from "./prerequisites";
 import { runningUnderMocks } from "./runtime";
 
@@ -30,14 +31,17 @@ export interface LocalDocker {
 
 /**
  * What stands in for the daemon under Pulumi mocks (tests, `npm run synth`), where nothing is
- * created: the docker CLI's default endpoint, a cgroup v2 Linux daemon.
+ * created: the docker CLI's default endpoint, a cgroup v2 daemon running on this machine itself
+ * (its kernel, host name and architecture are this machine's, as Docker Engine's on Linux are).
  */
 export const MOCK_DOCKER_DAEMON: DockerDaemon = {
     endpoint: { host: "unix:///var/run/docker.sock", source: "mocks" },
     id: "mocks",
     serverVersion: "mocks",
     cgroupVersion: "2",
-    kernelVersion: "",
+    kernelVersion: kernelRelease(thisMachine().release),
+    name: thisMachine().hostname,
+    architecture: machine(),
 };
 
 export interface DockerHostArgs {

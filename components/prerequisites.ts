@@ -2,7 +2,8 @@
  * Checks that the command-line tools a stack needs are installed, at workable versions, and
  * reachable: the Pulumi CLI (logged in to a backend), Docker (client and daemon, at the endpoint
  * the docker CLI resolves), kind, the AWS CLI; and, for kind stacks, what the Docker host must
- * offer (cgroup v2 for current node images, one cloud-provider-kind, free load-balancer ports).
+ * offer (cgroup v2 for current node images, a rootful daemon, one cloud-provider-kind, the registry's
+ * and the load balancers' host ports free of other containers).
  *
  * Every check is a pure function of a {@link Runner} (how to run a program and what it printed)
  * and the environment, so tests drive them with a fake PATH or a fake runner, and each problem is
@@ -12,7 +13,7 @@
  * doctor, the provider and kind all talk to one daemon.
  */
 import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
-import { daemonIsWsl2, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, type DockerDaemon } from "./docker-endpoint";
+import { daemonIsWsl2, daemonRunsHere, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
 import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
@@ -123,6 +124,8 @@ export interface KindNeeds {
     lbPortMapping?: boolean;
     /** Host port of each load-balanced service's load balancer. */
     lbPorts: Map<string, number>;
+    /** Host port of the local registry (`kubeforge:cluster.kind.registryPort`); unchecked when undefined. */
+    registryPort?: number;
 }
 
 /** What a stack needs on this machine. */
@@ -145,7 +148,7 @@ export function stackNeeds(settings: Settings): StackNeeds {
     return {
         flavour: "kind",
         builds,
-        kind: { clusterName: kindClusterName(settings.project, settings.stack), nodeImage: kind.nodeImage, lbPortMapping: kind.lbPortMapping, lbPorts },
+        kind: { clusterName: kindClusterName(settings.project, settings.stack), nodeImage: kind.nodeImage, lbPortMapping: kind.lbPortMapping, lbPorts, registryPort: kind.registryPort },
     };
 }
 
@@ -163,7 +166,7 @@ export interface Preflight {
  * other stacks, which build images with the docker provider's default endpoint, that it reaches
  * the same daemon.
  */
-export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: KindNeeds, machine: HostMachine = thisMachine()): Preflight {
     const client = checkTool(run, TOOLS.docker);
     if (client.length > 0) return { problems: client };
     const endpoint = resolveDockerEndpoint(run, env);
@@ -179,8 +182,8 @@ export function dockerPreflight(run: Runner, env: NodeJS.ProcessEnv, kind?: Kind
     if (version !== undefined && isOlder(version, TOOLS.docker.minimum)) {
         problems.push(`docker: the daemon is ${version}, older than ${TOOLS.docker.minimum} (${TOOLS.docker.reason}); upgrade: ${TOOLS.docker.install}`);
     }
-    if (kind) problems.push(...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, hostPlatform));
-    else problems.push(...[defaultProviderProblem(run, env, d, hostPlatform)].filter((p): p is string => p !== undefined));
+    if (kind) problems.push(...checkRootless(d), ...checkCgroup(d, kind.nodeImage), ...checkKindHost(run, d, kind, machine));
+    else problems.push(...[defaultProviderProblem(run, env, d, machine)].filter((p): p is string => p !== undefined));
     return { problems, daemon: d };
 }
 
@@ -204,6 +207,17 @@ export function checkCgroup(daemon: DockerDaemon, nodeImage: string): string[] {
     return [`docker: the daemon at ${daemon.endpoint.host} runs cgroup v1, and kind's node images for Kubernetes 1.35 and later need cgroup v2 (kind v0.31.0 release notes), so \`kind create cluster\` would fail with kubeforge:cluster.kind.nodeImage ${tag}; switch the Docker host to cgroup v2 (boot Linux with systemd.unified_cgroup_hierarchy=1; Docker Desktop, Colima and current Ubuntu, Debian and Fedora use it already), or pin a Kubernetes 1.34 node image from kind's release notes`];
 }
 
+/**
+ * A rootless daemon, which the kind stack does not support: kind needs extra host setup there
+ * (kind v0.32.0 pkg/cluster/internal/create/create.go checks rootless apart), cloud-provider-kind
+ * is given `/var/run/docker.sock`, which is not a rootless daemon's socket, and the containers'
+ * addresses live in RootlessKit's network namespace, out of the host's reach.
+ */
+export function checkRootless(daemon: DockerDaemon): string[] {
+    if (!daemon.rootless) return [];
+    return [`docker: the daemon at ${daemon.endpoint.host} (${daemon.endpoint.source}) runs rootless, which the kind stack does not support (cloud-provider-kind needs the daemon's /var/run/docker.sock, and rootless containers' addresses are out of this machine's reach); use rootful Docker Engine (\`docker context use default\` with the system daemon running), Docker Desktop, Colima or Rancher Desktop`];
+}
+
 /** Label this project puts on its cloud-provider-kind containers: the kind cluster they were started for. */
 export const CLOUD_PROVIDER_KIND_LABEL = "kubeforge.cloud-provider-kind";
 /** Label cloud-provider-kind v0.11.1 puts on each load-balancer container: its kind cluster (`pkg/constants/constants.go` NodeCCMLabelKey). */
@@ -225,18 +239,31 @@ export function publishedHostPorts(ports: string): number[] {
 }
 
 /**
+ * Whether cloud-provider-kind publishes load-balancer ports on this machine, and whether it is told
+ * to (`--enable-lb-port-mapping`), for the kind block's `lbPortMapping` as configured (undefined:
+ * the daemon and this machine decide: components/cluster/kind/config.ts lbPortMappingOn).
+ */
+export function lbPortsOf(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, machine: HostMachine): { portMapping: boolean; published: boolean } {
+    const wsl2 = daemonIsWsl2(daemon);
+    const portMapping = lbPortMappingOn(configured, daemonRunsHere(daemon, machine), wsl2);
+    return { portMapping, published: lbPortsPublished(portMapping, wsl2) };
+}
+
+/**
  * The running containers a kind stack must share the Docker host with: another stack's
  * cloud-provider-kind (one serves every kind cluster on the host; two fight over the load
  * balancers, and either one stopping deletes every cluster's: cloud-provider-kind v0.11.1
- * pkg/controller/controller.go cleanup), and, where load-balancer ports are published on the host,
- * any other container holding one of this stack's load-balancer ports.
+ * pkg/controller/controller.go cleanup), any other container holding the registry's port (kind's
+ * local-registry guide runs its `kind-registry` on 127.0.0.1:5001 too), and, where load-balancer
+ * ports are published on the host, any other container holding one of this stack's load-balancer
+ * ports.
  */
-export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, hostPlatform: NodeJS.Platform): string[] {
+export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds, machine: HostMachine): string[] {
     const format = ["{{.Names}}", ...[CLOUD_PROVIDER_KIND_LABEL, LOAD_BALANCER_CLUSTER_LABEL, KIND_NODE_CLUSTER_LABEL].map((l) => `{{.Label "${l}"}}`), "{{.Ports}}"].join("\t");
     const r = run("docker", dockerArgs(daemon.endpoint, ["ps", "--format", format]));
     if (r.status !== 0 || r.errorCode !== undefined) return [`docker: \`docker ps\` failed at ${daemon.endpoint.host} (${firstLine(r)})`];
     const own = new Set([`${kind.clusterName}-registry`, `${kind.clusterName}-cloud-provider-kind`]);
-    const published = lbPortsPublished(lbPortMappingOn(kind.lbPortMapping, hostPlatform, daemonIsWsl2(daemon)), daemonIsWsl2(daemon));
+    const { published } = lbPortsOf(kind.lbPortMapping, daemon, machine);
     const ports = [...kind.lbPorts.values()];
     const range = ports.length > 0 ? `${Math.min(...ports)}–${Math.max(...ports)}` : "";
     const problems: string[] = [];
@@ -245,6 +272,9 @@ export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds
         if (own.has(name) || lbCluster === kind.clusterName || nodeCluster === kind.clusterName || cpkFor === kind.clusterName) continue;
         if (cpkFor !== "") {
             problems.push(`kind: the cloud-provider-kind of kind cluster ${cpkFor} runs (container ${name}); one serves every kind cluster on this Docker host, two fight over the load balancers and stopping either deletes every cluster's; run one kind stack at a time: \`pulumi destroy\` that stack, or \`docker stop ${name}\``);
+        }
+        if (kind.registryPort !== undefined && publishedHostPorts(portsText).includes(kind.registryPort)) {
+            problems.push(`kind: host port ${kind.registryPort}, the local registry's, is taken by container ${name}; stop it (\`docker stop ${name}\`), or set kubeforge:cluster.kind.registryPort to a free port`);
         }
         if (!published) continue;
         for (const port of publishedHostPorts(portsText)) {
@@ -258,24 +288,24 @@ export function checkKindHost(run: Runner, daemon: DockerDaemon, kind: KindNeeds
 }
 
 /** What the kind cluster needs before it can create anything: kind and the Docker host above. */
-export function kindPreflight(run: Runner, env: NodeJS.ProcessEnv, kind: KindNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
+export function kindPreflight(run: Runner, env: NodeJS.ProcessEnv, kind: KindNeeds, machine: HostMachine = thisMachine()): Preflight {
     const tool = checkTool(run, TOOLS.kind);
-    const docker = dockerPreflight(run, env, kind, hostPlatform);
+    const docker = dockerPreflight(run, env, kind, machine);
     return { problems: [...tool, ...docker.problems], ...(docker.daemon ? { daemon: docker.daemon } : {}) };
 }
 
 /** The checks this machine must pass for the program to run a stack (the Pulumi CLI aside). */
-export function machinePreflight(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): Preflight {
-    if (needs.kind) return kindPreflight(run, env, needs.kind, hostPlatform);
-    if (needs.builds) return dockerPreflight(run, env, undefined, hostPlatform);
+export function machinePreflight(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, machine: HostMachine = thisMachine()): Preflight {
+    if (needs.kind) return kindPreflight(run, env, needs.kind, machine);
+    if (needs.builds) return dockerPreflight(run, env, undefined, machine);
     return { problems: [] };
 }
 
 /** Every check for a stack, in the order a newcomer would fix them: one line per problem. */
-export function stackPrerequisites(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, hostPlatform: NodeJS.Platform = process.platform): string[] {
+export function stackPrerequisites(run: Runner, env: NodeJS.ProcessEnv, needs: StackNeeds, machine: HostMachine = thisMachine()): string[] {
     const pulumi = checkTool(run, TOOLS.pulumi);
     const problems = [...pulumi, ...(pulumi.length === 0 ? checkPulumiLogin(run) : [])];
-    problems.push(...machinePreflight(run, env, needs, hostPlatform).problems);
+    problems.push(...machinePreflight(run, env, needs, machine).problems);
     if (needs.flavour === "eks") problems.push(...checkTool(run, TOOLS.aws));
     return problems;
 }

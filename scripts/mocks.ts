@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import { join, relative, sep } from "node:path";
 
 /** One registered resource or component, as the synth contract describes it (plus options). */
 export interface RecordedResource {
@@ -267,13 +268,65 @@ export async function runUnderMocks(
         });
     };
 
-    const exported = await load();
-    await runtimeSettings.waitForRPCs();
     const outputs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(exported)) {
-        outputs[key] = await resolve(value);
-    }
+    await failingOnRaisedErrors(async () => {
+        const exported = await load();
+        await runtimeSettings.waitForRPCs();
+        for (const [key, value] of Object.entries(exported)) {
+            outputs[key] = await resolve(value);
+        }
+    });
     return { resources, outputs };
+}
+
+/**
+ * Runs `work` and fails, with one line, when the program raised an error outside its own control
+ * flow meanwhile: an unhandled rejection (an `apply` that threw, so a resource whose inputs it
+ * fed was never registered; a failed registration) or an uncaught exception, or when it logged an
+ * error. The Pulumi CLI fails such a run: @pulumi/pulumi 3.270 `cmd/run/run.js` logs every uncaught
+ * error and `cmd/run/index.js` exits non-zero after any ("not all resources may have been
+ * created"). Under mocks nothing listens, and a script that exits once its work is done exits 0
+ * before Node gets to report the rejection, with the resources it fed silently missing.
+ */
+async function failingOnRaisedErrors(work: () => Promise<void>): Promise<void> {
+    const raised: unknown[] = [];
+    let stop!: (err: unknown) => void;
+    // Settles when the first error is raised: an Output that rejected never resolves its applies.
+    const stopped = new Promise<never>((_, reject) => { stop = reject; });
+    stopped.catch(() => undefined);
+    const onRaised = (err: unknown) => {
+        // One error surfaces once per promise chain that awaited it: count it once.
+        if (!raised.includes(err)) raised.push(err);
+        stop(err);
+    };
+    process.on("unhandledRejection", onRaised);
+    process.on("uncaughtException", onRaised);
+    try {
+        await Promise.race([work(), stopped]);
+        // Node reports a rejection nothing handled only after the microtasks run out: let it.
+        await new Promise((done) => setImmediate(done));
+        await new Promise((done) => setImmediate(done));
+    } catch (err) {
+        if (raised.length === 0) throw err;
+    } finally {
+        process.off("unhandledRejection", onRaised);
+        process.off("uncaughtException", onRaised);
+    }
+    if (raised.length > 0) throw new pulumi.RunError(raisedErrorLine(raised));
+    if (pulumi.log.hasErrors()) throw new pulumi.RunError("the program logged an error under Pulumi mocks (above); a real preview fails on it too");
+}
+
+/** One line for errors the program raised: the first one's message and where it was thrown in this project. */
+function raisedErrorLine(raised: readonly unknown[], root = join(__dirname, "..")): string {
+    const [first] = raised;
+    const err = first instanceof Error ? first : new Error(String(first));
+    const message = err.message.split("\n")[0] ?? "";
+    // The first stack frame in the project's own files (not its dependencies).
+    const at = (err.stack ?? "").split("\n").map((line) => /\(?((?:\/|[A-Za-z]:\\)[^():]+):(\d+):\d+\)?\s*$/.exec(line))
+        .find((m) => m !== null && !m[1]!.includes(`${sep}node_modules${sep}`) && !relative(root, m[1]!).startsWith(".."));
+    const where = at ? ` (${relative(root, at[1]!).split(sep).join("/")}:${at[2]})` : "";
+    const more = raised.length > 1 ? `; and ${raised.length - 1} more` : "";
+    return `the program failed under Pulumi mocks (a real preview fails too; what the failing value fed was never declared): ${message}${where}${more}`;
 }
 
 /** Resolve an exported value (Outputs, possibly nested in plain objects) under mocks. */

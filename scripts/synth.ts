@@ -10,6 +10,7 @@
  * for a new environment, before it becomes `Pulumi.<stack>.yaml`); FILE is absolute or relative to
  * the directory the command was run in (./user-files.ts).
  */
+import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,7 +58,10 @@ function parseSynthArgs(argv: string[]) {
     return parseArgs({ args: argv, allowPositionals: true, options: { "stack-file": { type: "string" } } });
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The program synth renders: `index.ts`, imported afresh. */
+export type ProgramLoader = () => Promise<Record<string, unknown>>;
+
+async function main(argv: string[], load: ProgramLoader): Promise<number> {
     const usage = "usage: npm run synth -- <stack> [--stack-file FILE]   (e.g. dev, staging, prod)";
     let args: ReturnType<typeof parseSynthArgs>;
     try {
@@ -82,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
     }
     const started = Date.now();
-    const run = await runUnderMocks(stack, config, () => import("../index"), readProjectFile().name);
+    const run = await runUnderMocks(stack, config, load, readProjectFile().name);
     const dir = join(PROJECT_ROOT, "synth", stack);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "resources.json"), JSON.stringify(run.resources.map(contractEntry), null, 2) + "\n");
@@ -92,10 +96,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        // Invalid config (and other deliberate RunErrors) is one clear line per problem, not a trace.
-        console.error(err.name === "ConfigError" || err.name === "RunError" ? err.message : err.stack ?? String(err));
+/** `npm run synth -- <args>`: render `load`'s program (default index.ts) and exit with synth's code. */
+export function cli(argv: string[], load: ProgramLoader = () => import("../index")): void {
+    main(argv, load).then((code) => process.exit(code), (err: Error) => {
+        // Invalid config, and every RunError (deliberate ones, and what the program raised under
+        // mocks: scripts/mocks.ts), is one clear line per problem, not a trace.
+        const oneLine = err.name === "ConfigError" || pulumi.RunError.isInstance(err as unknown);
+        console.error(oneLine ? err.message : err.stack ?? String(err));
         process.exit(1);
     });
 }
+
+if (require.main === module) cli(process.argv.slice(2));

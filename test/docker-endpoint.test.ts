@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseSettings } from "../components/config";
-import { daemonIsWsl2, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, type DockerDaemon } from "../components/docker-endpoint";
+import { daemonIsWsl2, daemonPlatform, daemonRunsHere, inspectDockerDaemon, isLocalEndpoint, kernelRelease, resolveDockerEndpoint, type DockerDaemon, type HostMachine } from "../components/docker-endpoint";
 import { DockerHost } from "../components/docker-host";
 import { KindCluster } from "../components/cluster/kind/kind";
 import {
@@ -37,9 +37,12 @@ interface FakeMachine {
 const ok = (stdout: string): RunResult => ({ status: 0, stdout: `${stdout}\n`, stderr: "" });
 const fail = (stderr: string, status = 1): RunResult => ({ status, stdout: "", stderr: `${stderr}\n` });
 
-/** A Linux daemon with cgroup v2; `id` tells daemons apart. */
-const daemonInfo = (id: string) => ({ ID: id, ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" });
+/** A Linux daemon with cgroup v2, running on {@link LINUX_HOST}; `id` tells daemons apart. */
+const daemonInfo = (id: string) => ({ ID: id, Name: "laptop", Architecture: "x86_64", ServerVersion: "27.3.1", CgroupVersion: "2", KernelVersion: "6.8.0-45-generic", OSType: "linux" });
 const LINUX = daemonInfo("3f2a9c1e-linux");
+/** The machines the checks run on: a Linux laptop (Docker Engine's daemon is {@link LINUX}) and a Mac. */
+const LINUX_HOST: HostMachine = { platform: "linux", release: "6.8.0-45-generic", hostname: "laptop" };
+const MAC: HostMachine = { platform: "darwin", release: "24.1.0", hostname: "laptop" };
 
 /**
  * A fake `docker` for `env`, recording every command line. It resolves the current context as
@@ -257,7 +260,7 @@ describe("the program's docker provider and kind use the daemon the doctor check
 });
 
 describe("cgroup v1 (kind v0.31.0 release notes: node images for Kubernetes 1.35+ need cgroup v2)", () => {
-    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, id: "d", serverVersion: "24.0.7", kernelVersion: "5.4.0", ...(cgroupVersion ? { cgroupVersion } : {}) });
+    const daemon = (cgroupVersion?: string): DockerDaemon => ({ endpoint: { host: "unix:///var/run/docker.sock", source: 'context "default"' }, id: "d", serverVersion: "24.0.7", kernelVersion: "5.4.0", name: "laptop", architecture: "x86_64", ...(cgroupVersion ? { cgroupVersion } : {}) });
     const image = (tag: string) => `kindest/node:${tag}@sha256:${"a".repeat(64)}`;
 
     it("reads the Kubernetes minor from the node image's tag", () => {
@@ -288,11 +291,73 @@ describe("cgroup v1 (kind v0.31.0 release notes: node images for Kubernetes 1.35
     });
 });
 
+describe("rootless Docker (moby docker-v29.7.2 daemon/info.go: SecurityOptions name=rootless)", () => {
+    const rootless = { ...LINUX, SecurityOptions: ["name=seccomp,profile=builtin", "name=rootless", "name=cgroupns"] };
+    const endpoint = "unix:///run/user/1000/docker.sock";
+
+    it("stops a kind stack with one line and the fix", () => {
+        const { run } = fakeDocker({ daemons: { [endpoint]: rootless } }, { DOCKER_HOST: endpoint });
+        expect(dockerPreflight(run, { DOCKER_HOST: endpoint }, KIND, LINUX_HOST).problems).toEqual([
+            "docker: the daemon at unix:///run/user/1000/docker.sock (DOCKER_HOST) runs rootless, which the kind stack does not support (cloud-provider-kind needs the daemon's /var/run/docker.sock, and rootless containers' addresses are out of this machine's reach); use rootful Docker Engine (`docker context use default` with the system daemon running), Docker Desktop, Colima or Rancher Desktop",
+        ]);
+    });
+
+    it("lets stacks that only build images use it, and passes a rootful daemon", () => {
+        const { run } = fakeDocker({ daemons: { [endpoint]: rootless } }, { DOCKER_HOST: endpoint });
+        expect(dockerPreflight(run, { DOCKER_HOST: endpoint }, undefined, LINUX_HOST).problems).toEqual([]);
+        expect(dockerPreflight(fakeDocker({ daemons: { "unix:///var/run/docker.sock": { ...LINUX, SecurityOptions: ["name=seccomp,profile=builtin"] } } }).run, {}, KIND, LINUX_HOST).problems).toEqual([]);
+    });
+});
+
 describe("WSL2 (cloud-provider-kind v0.11.1 cmd/app.go isWSL2: /proc/version contains WSL2)", () => {
     it("recognises a WSL2 kernel release in docker info's KernelVersion", () => {
         expect(daemonIsWsl2({ kernelVersion: "5.15.153.1-microsoft-standard-WSL2" })).toBe(true);
         expect(daemonIsWsl2({ kernelVersion: "6.10.14-linuxkit" })).toBe(false);
         expect(daemonIsWsl2({ kernelVersion: "6.8.0-45-generic" })).toBe(false);
+    });
+});
+
+describe("a daemon on this machine or in a VM (whether the kind network is routable from here)", () => {
+    it("reads the kernel release as moby reports it (docker-v29.7.2 pkg/parsers/kernel kernel_unix_test.go TestParseRelease)", () => {
+        for (const release of ["3.8.0", "3.4.54.longterm-1", "3.8.0-19-generic", "3.10.0-862.2.3.el7.x86_64", "3.12.8tag", "5.15.153.1-microsoft-standard-WSL2"]) {
+            expect(kernelRelease(release)).toBe(release);
+        }
+        // VersionInfo.String always prints three numbers.
+        expect(kernelRelease("3.12-1-amd64")).toBe("3.12.0-1-amd64");
+        for (const invalid of ["3", "a", "a.a", "a.a.a-a"]) expect(kernelRelease(invalid)).toBe("");
+    });
+
+    const daemon = (kernelVersion: string, name: string) => ({ kernelVersion, name });
+    it("is here for Docker Engine on this Linux machine: its kernel and host name are ours", () => {
+        expect(daemonRunsHere(daemon("6.8.0-45-generic", "laptop"), LINUX_HOST)).toBe(true);
+        expect(daemonRunsHere(daemon("3.12.0-1-amd64", "laptop"), { ...LINUX_HOST, release: "3.12-1-amd64" })).toBe(true);
+    });
+
+    it("is in a VM for Docker Desktop (macOS, Windows, Linux), Colima, Rancher Desktop and Docker Desktop's WSL2 distribution", () => {
+        expect(daemonRunsHere(daemon("6.10.14-linuxkit", "docker-desktop"), MAC)).toBe(false);
+        expect(daemonRunsHere(daemon("6.10.14-linuxkit", "docker-desktop"), LINUX_HOST)).toBe(false);
+        // Colima's VM may run the same Ubuntu kernel as the host; its host name is its own.
+        expect(daemonRunsHere(daemon("6.8.0-45-generic", "colima"), LINUX_HOST)).toBe(false);
+        expect(daemonRunsHere(daemon("6.6.63-0-virt", "lima-rancher-desktop"), LINUX_HOST)).toBe(false);
+        // In WSL2 every distribution shares the kernel; Docker Desktop's daemon is in its own.
+        const wsl: HostMachine = { platform: "linux", release: "5.15.153.1-microsoft-standard-WSL2", hostname: "DESKTOP-4F2K9" };
+        expect(daemonRunsHere(daemon("5.15.153.1-microsoft-standard-WSL2", "docker-desktop"), wsl)).toBe(false);
+        // A daemon that did not say is not taken for ours.
+        expect(daemonRunsHere(daemon("", "laptop"), { ...LINUX_HOST, release: "" })).toBe(false);
+    });
+
+    it("reads the daemon's host name and architecture from docker info's JSON (moby docker-v29.7.2 daemon/info.go: hostName is os.Hostname, Architecture uname's machine)", () => {
+        const { run } = fakeDocker({ daemons: { "unix:///var/run/docker.sock": { ...LINUX, Name: "docker-desktop", KernelVersion: "6.10.14-linuxkit", Architecture: "aarch64" } } });
+        expect(inspectDockerDaemon(run, { host: "unix:///var/run/docker.sock", source: "test" }).value).toMatchObject({ name: "docker-desktop", kernelVersion: "6.10.14-linuxkit", architecture: "aarch64" });
+    });
+});
+
+describe("the platform of the daemon's containers (what kind's nodes run)", () => {
+    it("is linux/<GOARCH> of the architecture moby reports, uname's names (daemon/internal/platform runtimeArchitecture)", () => {
+        expect(["x86_64", "aarch64", "arm64", "armv7l", "ppc64le", "s390x", "riscv64"].map((architecture) => daemonPlatform({ architecture })))
+            .toEqual(["linux/amd64", "linux/arm64", "linux/arm64", "linux/arm", "linux/ppc64le", "linux/s390x", "linux/riscv64"]);
+        expect(daemonPlatform({ architecture: "" })).toBeUndefined();
+        expect(daemonPlatform({ architecture: "sparc64" })).toBeUndefined();
     });
 });
 
@@ -313,23 +378,34 @@ describe("the Docker host a kind stack shares", () => {
     });
 
     it("is fine with this stack's own containers", () => {
-        expect(dockerPreflight(ps(...own).run, {}, KIND, "darwin").problems).toEqual([]);
+        expect(dockerPreflight(ps(...own).run, {}, KIND, MAC).problems).toEqual([]);
     });
 
     it("stops a second stack's cloud-provider-kind (one serves every kind cluster on the host)", () => {
-        expect(dockerPreflight(ps(...own, ["kubeforge-alice-cloud-provider-kind", "kubeforge-alice", "", "", ""]).run, {}, KIND, "linux").problems).toEqual([
+        expect(dockerPreflight(ps(...own, ["kubeforge-alice-cloud-provider-kind", "kubeforge-alice", "", "", ""]).run, {}, KIND, LINUX_HOST).problems).toEqual([
             "kind: the cloud-provider-kind of kind cluster kubeforge-alice runs (container kubeforge-alice-cloud-provider-kind); one serves every kind cluster on this Docker host, two fight over the load balancers and stopping either deletes every cluster's; run one kind stack at a time: `pulumi destroy` that stack, or `docker stop kubeforge-alice-cloud-provider-kind`",
         ]);
     });
 
+    it("names another container holding the registry's port, as kind's own local-registry guide's does (127.0.0.1:5001)", () => {
+        const guide = ps(...own.filter(([name]) => name !== "kubeforge-dev-registry"), ["kind-registry", "", "", "", "127.0.0.1:5001->5000/tcp"]);
+        expect(dockerPreflight(guide.run, {}, { ...KIND, registryPort: 5001 }, LINUX_HOST).problems).toEqual([
+            "kind: host port 5001, the local registry's, is taken by container kind-registry; stop it (`docker stop kind-registry`), or set kubeforge:cluster.kind.registryPort to a free port",
+        ]);
+        // This stack's own registry holds it rightly.
+        expect(dockerPreflight(ps(...own).run, {}, { ...KIND, registryPort: 5001 }, LINUX_HOST).problems).toEqual([]);
+    });
+
     it("names a container holding a load-balancer port where ports are published", () => {
         const taken = ps(...own, ["kindccm-ffffffffffff", "", "kubeforge-alice", "", "0.0.0.0:8082->8082/tcp"], ["web", "", "", "", "0.0.0.0:8083->80/tcp"]);
-        expect(dockerPreflight(taken.run, {}, KIND, "darwin").problems).toEqual([
+        expect(dockerPreflight(taken.run, {}, KIND, MAC).problems).toEqual([
             "kind: host port 8082, messages's load balancer's, is taken by container kindccm-ffffffffffff; stop it, or set kubeforge:cluster.kind.lbPortBase so this stack's ports (8081–8083) miss it",
             "kind: host port 8083, reports's load balancer's, is taken by container web; stop it, or set kubeforge:cluster.kind.lbPortBase so this stack's ports (8081–8083) miss it",
         ]);
         // On Linux without port mapping nothing is published, so nothing collides.
-        expect(dockerPreflight(taken.run, {}, KIND, "linux").problems).toEqual([]);
-        expect(dockerPreflight(taken.run, {}, { ...KIND, lbPortMapping: true }, "linux").problems).toHaveLength(2);
+        expect(dockerPreflight(taken.run, {}, KIND, LINUX_HOST).problems).toEqual([]);
+        expect(dockerPreflight(taken.run, {}, { ...KIND, lbPortMapping: true }, LINUX_HOST).problems).toHaveLength(2);
+        // Docker Desktop on Linux runs its daemon in a VM: ports are published there too.
+        expect(dockerPreflight(taken.run, {}, KIND, { ...LINUX_HOST, hostname: "ubuntu-laptop", release: "6.14.0-27-generic" }).problems).toHaveLength(2);
     });
 });

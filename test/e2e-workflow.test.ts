@@ -86,9 +86,10 @@ describe("the e2e workflow", () => {
             step("pulumi/actions@"),
             step(/^npm ci$/m),
             step(/^pulumi login --local$/m),
-            step(/^pulumi up -s dev --yes\b/m),
+            step(/^npm run up -- dev --yes --non-interactive$/m),
             step(/^npm run smoke -- dev$/m),
             step(/npm run --silent load -- "\$\{reports\}\/reports\/[0-9]+-[0-9]+" --seconds 60 /),
+            step(/kubectl delete pod -n "\$\{namespace\}" store-0/),
             step(/^pulumi preview -s dev --expect-no-changes\b/m),
             step(/^pulumi destroy -s dev --yes\b/m),
             step(/kubectl config get-contexts/),
@@ -105,13 +106,30 @@ describe("the e2e workflow", () => {
         expect(run).toMatch(/poll [0-9]+ --grows reports --steady backend,messages\n\s*wait "\$\{load\}"\n\s*hpas --grows reports --steady backend,messages/);
     });
 
-    it("checks that no container, network or kubeconfig context of the stack is left", () => {
+    it("restarts the store's pod and reads back through messages what was published before it", () => {
+        // components/store/valkey.ts: the StatefulSet `store` (one pod, store-0), its data on a claim.
+        const run = STEPS[step(/kubectl delete pod -n "\$\{namespace\}" store-0/)]!.run!;
+        expect(run).toMatch(/publish "before the restart"\n\s*kubectl delete pod/);
+        expect(run).toContain('kubectl wait -n "${namespace}" --for=condition=Ready pod/store-0');
+        expect(run).toContain(`'["before the restart","after the restart"]'`);
+    });
+
+    it("goes up the way the README's quick start does: npm run up on a stack that does not exist yet", () => {
+        // scripts/up.ts: the doctor, then `pulumi stack select --create <stack>`, then `pulumi up`.
+        const all = STEPS.map((s) => s.run ?? "").join("\n");
+        expect(all).not.toMatch(/pulumi stack select/);
+        expect(all).not.toMatch(/^pulumi up\b/m);
+    });
+
+    it("checks that no container, network, volume, state dir or kubeconfig context of the stack is left", () => {
         const run = STEPS[step(/kubectl config get-contexts/)]!.run!;
         // kubernetes-sigs/kind v0.32.0 pkg/cluster/internal/providers/docker: nodes carry io.x-k8s.kind.cluster;
         // kubernetes-sigs/cloud-provider-kind v0.11.1 pkg/constants/constants.go NodeCCMLabelKey labels its envoys.
         for (const filter of ["label=io.x-k8s.kind.cluster=${CLUSTER}", "label=io.x-k8s.cloud-provider-kind.cluster=${CLUSTER}", "name=${CLUSTER}"]) expect(run).toContain(`"${filter}"`);
         expect(run).toContain('docker ps -a -q --filter "${filter}"');
         expect(run).toContain("docker network ls --format '{{.Name}}'");
+        expect(run).toContain('comm -13 "${RUNNER_TEMP}/volumes-before" "${RUNNER_TEMP}/volumes-after"');
+        expect(run).toContain('[ -e "${HOME}/.kubeforge" ]');
         expect(run).toContain('grep -qx "kind-${CLUSTER}"');
         expect(run).toMatch(/exit "\$\{left\}"\s*$/);
     });

@@ -18,7 +18,7 @@ import { KIND_NODE_IMAGE } from "../components/cluster/kind/config";
 import { defaultPlatform } from "../components/image";
 import { ConfigError, parseSettings, type RawConfig } from "../components/config";
 import { DockerHost, MOCK_DOCKER_DAEMON } from "../components/docker-host";
-import type { DockerDaemon } from "../components/docker-endpoint";
+import type { DockerDaemon, HostMachine } from "../components/docker-endpoint";
 import { PROJECT_ROOT } from "../scripts/stack-files";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { at, runStack, type Program } from "./harness";
@@ -182,7 +182,7 @@ describe("dev stack (defaults)", () => {
         expect(images.map((i) => i.parent).sort()).toEqual(["backend", "messages", "reports"]);
         for (const img of images) {
             expect(String(img.inputs.imageName)).toMatch(new RegExp(`^localhost:5001/${img.parent}:[0-9a-f]{16}$`));
-            // Explicit, so that it is part of the tag: the platform the provider would default to.
+            // Explicit, so that it is part of the tag: the daemon's (the mocks' stands for this machine's).
             expect(at(img.inputs, "build.platform")).toBe(defaultPlatform());
             expect(img.inputs.registry).toBeUndefined();
             expect(dependsOn(img, "kubeforge-dev-registry")).toBe(true);
@@ -268,7 +268,7 @@ describe("the cluster command's script, against a fake kind", () => {
             `  "create cluster") pwd > "${work}/cwd"; cat > "${work}/config.yaml"; echo "Creating cluster $4 ..."; [ -z "$FAIL" ] || exit 1; echo "$4" >> "${work}/clusters";;`,
             `  "get clusters") [ -n "$DOWN" ] && { echo "ERROR: failed to list clusters: command docker ps failed" >&2; exit 1; }; cat "${work}/clusters" 2>/dev/null || echo "No kind clusters found." >&2;;`,
             `  "get kubeconfig") cat "${work}/kubeconfig";;`,
-            `  "delete cluster") rm -f "${work}/clusters";;`,
+            `  "delete cluster") [ -n "$DOWN" ] && { echo "ERROR: failed to delete cluster: error listing nodes" >&2; exit 1; }; rm -f "${work}/clusters";;`,
             "esac",
         ].join("\n"));
         chmodSync(join(bin, "kind"), 0o755);
@@ -332,13 +332,28 @@ describe("the cluster command's script, against a fake kind", () => {
         expect(args()).toEqual(["get clusters"]);
     });
 
-    it("delete deletes the cluster and its state dir", () => {
+    it("delete deletes the cluster and its state dir, and ~/.kubeforge once it is empty", () => {
         expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        mkdirSync(join(home, ".kubeforge", "kubeforge-other"));
         rmSync(join(work, "args"), { force: true });
         const r = sh(String(cmd.inputs.delete));
         expect(r.status).toBe(0);
         expect(args()).toEqual(["delete cluster --name kubeforge-dev"]);
         expect(existsSync(state())).toBe(false);
+        // Another stack's cluster dir stays, and so does ~/.kubeforge.
+        expect(existsSync(join(home, ".kubeforge", "kubeforge-other"))).toBe(true);
+
+        rmSync(join(home, ".kubeforge", "kubeforge-other"), { recursive: true });
+        expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        expect(sh(String(cmd.inputs.delete)).status).toBe(0);
+        expect(existsSync(join(home, ".kubeforge"))).toBe(false);
+    });
+
+    it("delete keeps the state dir when kind cannot delete the cluster (so a retried destroy finds it)", () => {
+        expect(sh(String(cmd.inputs.create)).status).toBe(0);
+        const r = sh(String(cmd.inputs.delete), { DOWN: "1" });
+        expect(r.status).not.toBe(0);
+        expect(existsSync(state())).toBe(true);
     });
 });
 
@@ -382,15 +397,18 @@ describe("cluster.kind config: one line naming the key, the value and what is al
 });
 
 /** A Linux daemon with cgroup v2, as `docker info` describes it; `kernelVersion` tells WSL2 apart. */
-const daemon = (kernelVersion: string): DockerDaemon => ({ ...MOCK_DOCKER_DAEMON, kernelVersion });
+/** A Linux laptop; Docker Engine's daemon there reports its kernel and host name. */
+const LINUX_HOST: HostMachine = { platform: "linux", release: "6.8.0-45-generic", hostname: "laptop" };
+const daemon = (kernelVersion: string, name = "laptop"): DockerDaemon => ({ ...MOCK_DOCKER_DAEMON, kernelVersion, name });
+const onPlatform = (platform: NodeJS.Platform): HostMachine => ({ ...LINUX_HOST, platform });
 
 /** Construct one KindCluster (named `solo`) under mocks on a checked daemon; returns what it registered. */
-async function kindAlone(opts: { hostPlatform?: NodeJS.Platform; daemon?: DockerDaemon; raw?: RawConfig } = {}): Promise<{ resources: RecordedResource[]; cluster: KindCluster }> {
+async function kindAlone(opts: { host?: HostMachine; daemon?: DockerDaemon; raw?: RawConfig } = {}): Promise<{ resources: RecordedResource[]; cluster: KindCluster }> {
     const settings = parseSettings(opts.raw ?? {}, "kubeforge", "dev");
     let cluster: KindCluster | undefined;
     const run = await runUnderMocks("dev", {}, async () => {
         const docker = new DockerHost("docker", { settings, preflight: () => ({ problems: [], daemon: opts.daemon ?? MOCK_DOCKER_DAEMON }) });
-        cluster = new KindCluster("solo", { settings, docker: { provider: docker.provider!, daemon: docker.daemon }, ...(opts.hostPlatform ? { hostPlatform: opts.hostPlatform } : {}) });
+        cluster = new KindCluster("solo", { settings, docker: { provider: docker.provider!, daemon: docker.daemon }, ...(opts.host ? { host: opts.host } : {}) });
         return {};
     });
     return { resources: run.resources, cluster: cluster! };
@@ -401,31 +419,55 @@ describe("load-balancer port mapping default", () => {
         resources.find((r) => r.type === CONTAINER && String(r.inputs.name).endsWith("-cloud-provider-kind"))?.inputs.command;
 
     it("is on where the kind network is not routable from the host (macOS, Windows)", async () => {
-        expect(command((await kindAlone({ hostPlatform: "darwin" })).resources)).toEqual(["--enable-lb-port-mapping"]);
-        expect(command((await kindAlone({ hostPlatform: "win32" })).resources)).toEqual(["--enable-lb-port-mapping"]);
+        expect(command((await kindAlone({ host: onPlatform("darwin"), daemon: daemon("6.10.14-linuxkit", "docker-desktop") })).resources)).toEqual(["--enable-lb-port-mapping"]);
+        expect(command((await kindAlone({ host: onPlatform("win32"), daemon: daemon("6.10.14-linuxkit", "docker-desktop") })).resources)).toEqual(["--enable-lb-port-mapping"]);
     });
 
-    it("is off on Linux, where load-balancer IPs are reachable directly", async () => {
-        expect(command((await kindAlone({ hostPlatform: "linux", daemon: daemon("6.8.0-45-generic") })).resources)).toBeUndefined();
+    it("is off for Docker Engine on this Linux machine, where load-balancer IPs are reachable directly", async () => {
+        const { resources, cluster } = await kindAlone({ host: LINUX_HOST, daemon: daemon("6.8.0-45-generic") });
+        expect(command(resources)).toBeUndefined();
+        expect(cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBeUndefined();
+    });
+
+    it("is on for a Linux machine whose daemon runs in a VM (Docker Desktop, Colima, Rancher Desktop): the kind network lives there", async () => {
+        for (const vm of [daemon("6.10.14-linuxkit", "docker-desktop"), daemon("6.8.0-45-generic", "colima"), daemon("6.6.63-0-virt", "lima-rancher-desktop")]) {
+            const { resources, cluster } = await kindAlone({ host: LINUX_HOST, daemon: vm });
+            expect(command(resources)).toEqual(["--enable-lb-port-mapping"]);
+            expect(cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBe("localhost");
+        }
     });
 
     it("is on in WSL2 (process.platform linux), where cloud-provider-kind would pick tunnel mode itself", async () => {
         // cloud-provider-kind v0.11.1 cmd/app.go: GOOS darwin/windows or isWSL2() -> Tunnel, which
         // publishes the same ports (pkg/loadbalancer/server.go) and then sets up tunnels it cannot
-        // in a container; the flag overrides that with Portmap.
-        const { resources, cluster } = await kindAlone({ hostPlatform: "linux", daemon: daemon("5.15.153.1-microsoft-standard-WSL2") });
-        expect(command(resources)).toEqual(["--enable-lb-port-mapping"]);
-        expect(cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBe("localhost");
+        // in a container; the flag overrides that with Portmap. Docker Engine installed in the WSL2
+        // distribution itself runs there, and gets it too.
+        const wsl: HostMachine = { platform: "linux", release: "5.15.153.1-microsoft-standard-WSL2", hostname: "laptop" };
+        for (const d of [daemon("5.15.153.1-microsoft-standard-WSL2", "docker-desktop"), daemon("5.15.153.1-microsoft-standard-WSL2")]) {
+            const { resources, cluster } = await kindAlone({ host: wsl, daemon: d });
+            expect(command(resources)).toEqual(["--enable-lb-port-mapping"]);
+            expect(cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBe("localhost");
+        }
     });
 
     it("follows an explicit setting, and still reaches a WSL2 load balancer through localhost when off", async () => {
-        const off = await kindAlone({ hostPlatform: "darwin", raw: { cluster: { kind: { lbPortMapping: false } } } });
+        const off = await kindAlone({ host: onPlatform("darwin"), raw: { cluster: { kind: { lbPortMapping: false } } } });
         expect(command(off.resources)).toBeUndefined();
         expect(off.cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBeUndefined();
         // Tunnel mode publishes the ports anyway.
-        const wsl = await kindAlone({ hostPlatform: "linux", daemon: daemon("5.15.153.1-microsoft-standard-WSL2"), raw: { cluster: { kind: { lbPortMapping: false } } } });
+        const wsl = await kindAlone({ host: LINUX_HOST, daemon: daemon("5.15.153.1-microsoft-standard-WSL2"), raw: { cluster: { kind: { lbPortMapping: false } } } });
         expect(command(wsl.resources)).toBeUndefined();
         expect(wsl.cluster.loadBalancer("public", "/readyz", "backend").urlHost).toBe("localhost");
+    });
+});
+
+describe("images on kind", () => {
+    it("builds the images for the daemon's architecture, the nodes', not for the one Node.js runs on", async () => {
+        // An x64 Node.js under Rosetta on Apple silicon, with Docker Desktop's arm64 VM.
+        const arm = await kindAlone({ host: onPlatform("darwin"), daemon: { ...daemon("6.10.14-linuxkit", "docker-desktop"), architecture: "aarch64" } });
+        expect(arm.cluster.registry.platform).toBe("linux/arm64");
+        const intel = await kindAlone({ host: onPlatform("darwin"), daemon: { ...daemon("6.8.0-45-generic", "colima"), architecture: "x86_64" } });
+        expect(intel.cluster.registry.platform).toBe("linux/amd64");
     });
 });
 

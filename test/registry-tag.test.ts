@@ -4,9 +4,15 @@
  * tag, never again for new credentials alone.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { challengeScheme, lookupTag, parseImageName, RegistryTag, registryScheme, registryTagProvider } from "../components/registry-tag";
 import { runUnderMocks } from "../scripts/mocks";
+import { PROJECT_ROOT } from "../scripts/stack-files";
 import { freePort } from "../services/kit/test/support";
 import { RegistryServer } from "./registry-server";
 
@@ -60,6 +66,45 @@ describe("lookupTag against a real registry without authentication (the kind fla
         expect(await registryTagProvider.diff!(image, olds, { image, credentials: { server: registry.host, username: "AWS", password: "rotated" } })).toEqual({ changes: false });
         expect(await registryTagProvider.diff!(image, olds, { image: `${registry.host}/messages:2222222222222222` })).toEqual({ changes: true });
         expect(await registryTagProvider.update!(image, olds, { image: `${registry.host}/messages:2222222222222222` })).toEqual({ outs: { image: `${registry.host}/messages:2222222222222222`, digest: "" } });
+    });
+
+    // The provider as the Pulumi CLI runs it. @pulumi/pulumi 3.270: cmd/run/run.js compiles the
+    // program with ts-node and the project's tsconfig compilerOptions (CommonJS);
+    // dynamic/index.js serializeProvider serializes the provider object with runtime/closure
+    // serializeFunction(() => provider), in `pulumi preview` as in `up`;
+    // cmd/dynamic-provider/index.js getProvider evaluates that text in the dynamic provider's own
+    // process with require-from-string and calls `.handler()`.
+    it("serializes, as the Pulumi CLI does, from the program as ts-node compiles it, and answers from another process with only that text", async () => {
+        const pushed = await registry.push("backend", "5555555555555555", "layer five");
+        const image = `${registry.host.replace("127.0.0.1", "localhost")}/backend:5555555555555555`;
+        // A file, as the language host's program is (under `node -e`, `exports` is a global and
+        // the serializer would leave it to the other side).
+        const dir = mkdtempSync(join(tmpdir(), "kubeforge-serialize-"));
+        const script = join(dir, "serialize.js");
+        const projectRequire = createRequire(join(PROJECT_ROOT, "package.json"));
+        writeFileSync(script, [
+            `const ts = require(${JSON.stringify(projectRequire.resolve("typescript"))}), fs = require("fs"), path = require("path");`,
+            'const cfg = ts.readConfigFile("tsconfig.json", ts.sys.readFile).config;',
+            'const options = ts.convertCompilerOptionsFromJson({ ...cfg.compilerOptions, noEmit: false }, ".").options;',
+            // What ts-node registers: .ts files compiled on require, kept in require.cache.
+            'require.extensions[".ts"] = (module, file) => module._compile(ts.transpileModule(fs.readFileSync(file, "utf8"), { compilerOptions: options, fileName: file }).outputText, file);',
+            'const provider = require(path.resolve("components/registry-tag.ts")).registryTagProvider;',
+            `require(${JSON.stringify(projectRequire.resolve("@pulumi/pulumi/runtime/closure/serializeClosure"))}).serializeFunction(() => provider, { allowSecrets: true })`,
+            "    .then((sf) => process.stdout.write(sf.text));",
+        ].join("\n"));
+        const text = execFileSync(process.execPath, [script], { cwd: PROJECT_ROOT, encoding: "utf8" });
+        rmSync(dir, { recursive: true });
+        const call = [
+            `const provider = require(${JSON.stringify(projectRequire.resolve("require-from-string"))})(require("fs").readFileSync(0, "utf8")).handler();`,
+            "(async () => {",
+            `    const created = await provider.create({ image: ${JSON.stringify(image)} });`,
+            "    const diff = await provider.diff(created.id, created.outs, { image: created.outs.image });",
+            "    process.stdout.write(JSON.stringify({ created, diff }));",
+            "})().catch((err) => { console.error(err); process.exit(1); });",
+        ].join("\n");
+        // Another process, from the project root (where the CLI starts the dynamic provider): what it knows is the text.
+        const answer = JSON.parse(execFileSync(process.execPath, ["-e", call], { cwd: PROJECT_ROOT, input: text, encoding: "utf8" })) as unknown;
+        expect(answer).toEqual({ created: { id: image, outs: { image, digest: pushed } }, diff: { changes: false } });
     });
 });
 

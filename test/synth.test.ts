@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,15 +11,20 @@ import { validateK8s } from "./validate";
 const run = promisify(execFile);
 const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
 
-/** Run `npm run synth -- ...args` as a user would (without npm's banner); never throws. */
-async function synth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Run tsx in the project root; never throws. */
+async function tsxRun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-        const { stdout, stderr } = await run(tsx, ["scripts/synth.ts", ...args], { cwd: PROJECT_ROOT });
+        const { stdout, stderr } = await run(tsx, args, { cwd: PROJECT_ROOT });
         return { code: 0, stdout, stderr };
     } catch (err) {
         const e = err as { code: number; stdout: string; stderr: string };
         return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
+}
+
+/** Run `npm run synth -- ...args` as a user would (without npm's banner); never throws. */
+function synth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return tsxRun(["scripts/synth.ts", ...args]);
 }
 
 describe("npm run synth", () => {
@@ -55,6 +60,26 @@ describe("npm run synth", () => {
         const result = await synth("broken", "--stack-file", file);
         expect(result.code).toBe(1);
         expect(result.stderr.trim()).toBe("kubeforge:services.backend.replicas.max: 2 is below min 3");
+    });
+
+    it("fails with one line, writing nothing, when a value feeding a resource's inputs throws under mocks", async () => {
+        // The Pulumi CLI fails such a run (@pulumi/pulumi 3.270 cmd/run/index.js exits non-zero after
+        // any uncaught error); synth used to exit 0 with the resource the value fed silently missing.
+        const file = join(mkdtempSync(join(tmpdir(), "kubeforge-synth-")), "Pulumi.raising.yaml");
+        writeFileSync(file, "config: {}\n");
+        const out = join(PROJECT_ROOT, "synth", "raising");
+        try {
+            const entry = `require("./scripts/synth").cli(["raising", "--stack-file", ${JSON.stringify(file)}], () => import("./test/programs/raises-in-apply"))`;
+            const result = await tsxRun(["-e", entry]);
+            expect(result.stderr.trim().split("\n")).toEqual([
+                "the program failed under Pulumi mocks (a real preview fails too; what the failing value fed was never declared): " +
+                `error serializing property "spec": the network has no IPv4 subnet (fc00:f853:ccd:e793::/64) (test/programs/raises-in-apply.ts:13)`,
+            ]);
+            expect(result.code).toBe(1);
+            expect(existsSync(out)).toBe(false);
+        } finally {
+            rmSync(out, { recursive: true, force: true });
+        }
     });
 
     it("names a missing stack file", async () => {

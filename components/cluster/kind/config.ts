@@ -33,8 +33,9 @@ export const kindSchema = z.strictObject({
         .default(5001),
     /**
      * Have cloud-provider-kind publish load-balancer ports on the host (`--enable-lb-port-mapping`),
-     * needed where the kind network is not routable from the host (macOS, Windows). Default: on
-     * when the host is not Linux.
+     * needed where the kind network is not routable from the host (the daemon runs in a VM:
+     * macOS, Windows, Docker Desktop on Linux). Default: on unless the daemon runs on this Linux
+     * machine itself, and always in WSL2.
      */
     lbPortMapping: z.boolean().optional(),
     /**
@@ -91,13 +92,15 @@ export function kindStackProblems(kind: KindSettings, services: readonly string[
 }
 
 /**
- * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where the
- * host cannot reach the kind network (not Linux: Docker runs in a VM) and in WSL2, where
- * cloud-provider-kind would otherwise pick tunnel mode, which publishes the same ports and then
- * fails to set up tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
+ * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where this
+ * machine cannot reach the kind network because the daemon runs in a VM (macOS, Windows, and
+ * Docker Desktop, Colima or Rancher Desktop on Linux: components/docker-endpoint.ts
+ * daemonRunsHere) and in WSL2, where cloud-provider-kind would otherwise pick tunnel mode, which
+ * publishes the same ports and then fails to set up tunnels in its container (v0.11.1
+ * `cmd/app.go`, `pkg/loadbalancer/server.go`).
  */
-export function lbPortMappingOn(configured: boolean | undefined, hostPlatform: NodeJS.Platform, daemonIsWsl2: boolean): boolean {
-    return configured ?? (hostPlatform !== "linux" || daemonIsWsl2);
+export function lbPortMappingOn(configured: boolean | undefined, daemonRunsHere: boolean, daemonIsWsl2: boolean): boolean {
+    return configured ?? (!daemonRunsHere || daemonIsWsl2);
 }
 
 /** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */

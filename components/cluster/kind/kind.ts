@@ -20,10 +20,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
-import { daemonIsWsl2 } from "../../docker-endpoint";
+import { daemonPlatform, thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
-import { CLOUD_PROVIDER_KIND_LABEL } from "../../prerequisites";
-import { kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished, type KindSettings } from "./config";
+import { CLOUD_PROVIDER_KIND_LABEL, lbPortsOf } from "../../prerequisites";
+import { kindClusterName, kindLoadBalancerPorts, type KindSettings } from "./config";
 import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
 
 export { kindClusterName } from "./config";
@@ -108,8 +108,16 @@ export const ENSURE_CLUSTER_SCRIPT = [
     `kind get kubeconfig --name "$CLUSTER"`,
 ].join("\n");
 
-/** The cluster command's `delete`: the cluster (a missing one is no error for kind) and its state directory. */
-export const DELETE_CLUSTER_SCRIPT = `kind delete cluster --name "$CLUSTER" && rm -rf "\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`;
+/**
+ * The cluster command's `delete`: the cluster (a missing one is no error for kind), its state
+ * directory, and `~/.kubeforge` once no other cluster's is left in it.
+ */
+export const DELETE_CLUSTER_SCRIPT = [
+    "set -e",
+    `kind delete cluster --name "$CLUSTER"`,
+    `rm -rf "\${HOME:?HOME is not set}/.kubeforge/$CLUSTER"`,
+    `rmdir "$HOME/.kubeforge" 2>/dev/null || true`,
+].join("\n");
 
 /**
  * cloud-provider-kind's container command (its image's entrypoint is the binary, so only flags):
@@ -133,8 +141,8 @@ export interface KindClusterArgs {
     settings: Settings;
     /** The checked Docker daemon: every docker resource uses its provider, and kind is pointed at its endpoint. */
     docker: LocalDocker;
-    /** Host OS (`process.platform` values); with the daemon's kernel decides the default of `lbPortMapping`. Default: this machine's. */
-    hostPlatform?: NodeJS.Platform;
+    /** This machine; with the daemon, decides the default of `lbPortMapping`. Default: {@link thisMachine}. */
+    host?: HostMachine;
 }
 
 /** A kind cluster with a local registry and load balancers, implementing {@link KubeCluster}. */
@@ -171,9 +179,8 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const clusterName = kindClusterName(project, stack);
         const registryContainer = `${clusterName}-registry`;
         const registryHost = `localhost:${kind.registryPort}`;
-        const wsl2 = daemonIsWsl2(daemon);
-        const lbPortMapping = lbPortMappingOn(kind.lbPortMapping, args.hostPlatform ?? process.platform, wsl2);
-        this.lbPublished = lbPortsPublished(lbPortMapping, wsl2);
+        const { portMapping: lbPortMapping, published } = lbPortsOf(kind.lbPortMapping, daemon, args.host ?? thisMachine());
+        this.lbPublished = published;
         this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
@@ -223,8 +230,10 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             // It joins the `kind` network, which exists once kind has created a cluster: an
             // ordering the data flow does not carry (likewise for cloud-provider-kind below).
         }, { ...dockerChild, dependsOn: [this.cluster] });
-        // Pushing needs the registry running: the repository carries that dependency.
-        this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`) };
+        // Pushing needs the registry running: the repository carries that dependency. Images are
+        // built for the daemon's architecture: the nodes run on it.
+        const platform = daemonPlatform(daemon);
+        this.registry = { repository: (service) => registry.name.apply(() => `${registryHost}/${service}`), ...(platform ? { platform } : {}) };
 
         new k8s.core.v1.ConfigMap(`${name}-local-registry-hosting`, {
             metadata: {
