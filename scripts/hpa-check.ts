@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { parseJsonText } from "./json-text";
 
 const hpaSchema = z.object({
     metadata: z.object({ name: z.string() }),
@@ -29,13 +30,7 @@ export type Hpa = z.output<typeof hpaSchema>;
 
 /** The HPAs of a `kubectl get hpa -o json` list; throws one line when it is not one. */
 export function parseHpaList(json: string, source: string): Hpa[] {
-    let value: unknown;
-    try {
-        value = JSON.parse(json);
-    } catch (err) {
-        throw new Error(`${source}: is not JSON (${(err as Error).message})`);
-    }
-    const result = listSchema.safeParse(value);
+    const result = listSchema.safeParse(parseJsonText(json, source));
     if (!result.success) {
         const issue = result.error.issues[0]!;
         throw new Error(`${source}: is not the output of kubectl get hpa -o json (${issue.path.join(".")}: ${issue.message})`);

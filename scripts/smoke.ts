@@ -19,6 +19,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs, promisify } from "node:util";
 import { z } from "zod";
+import { parseJsonText } from "./json-text";
 
 /** Unusable input: one line, exit 2. */
 export class SmokeInputError extends Error {
@@ -37,13 +38,7 @@ export type Endpoint = z.output<typeof endpointSchema>;
 
 /** The `endpoints` output (JSON text) of `source`, validated; throws {@link SmokeInputError}. */
 export function parseEndpoints(json: string, source: string): Record<string, Endpoint> {
-    let value: unknown;
-    try {
-        value = JSON.parse(json);
-    } catch (err) {
-        throw new SmokeInputError(`${source}: is not JSON (${(err as Error).message})`);
-    }
-    const result = endpointsSchema.safeParse(value);
+    const result = endpointsSchema.safeParse(parseJsonText(json, source, (line) => new SmokeInputError(line)));
     if (!result.success) {
         throw new SmokeInputError(result.error.issues.map((issue) => `${source}: ${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`).join("\n"));
     }
