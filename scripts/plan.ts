@@ -20,13 +20,14 @@
  * Exit 0 when the services fit at min and at max, 1 when they do not, 2 for bad input (one line
  * per problem, naming the key).
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { settingsFromConfig } from "../components/config";
+import { inspectDockerDaemon, resolveDockerEndpoint } from "../components/docker-endpoint";
 import { MEMORY_QUANTITY, memoryBytes } from "../components/formats";
+import { type Runner, systemRunner } from "../components/runner";
 import { runUnderMocks } from "./mocks";
 import { capacityVerdict, type DockerHost, PlanInputError } from "./plan/capacity";
 import { declaredStack, withHost } from "./plan/declared";
@@ -53,10 +54,11 @@ function nonNegative(flag: string, text: string | undefined): number | undefined
 }
 
 /**
- * kind's Docker host: --host-cpus/--host-memory, else `docker info` (NCPU, MemTotal), else this
- * machine (os.cpus, os.totalmem; said so in the output: Docker Desktop's VM may be smaller).
+ * kind's Docker host: --host-cpus/--host-memory, else what the daemon the doctor and the program use
+ * says (components/docker-endpoint.ts: `docker --host <endpoint> info`, NCPU and MemTotal), else
+ * this machine (os.cpus, os.totalmem; said so in the output: Docker Desktop's VM may be smaller).
  */
-export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | undefined, dockerInfo: () => string | undefined = readDockerInfo): DockerHost {
+export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | undefined, run: Runner = systemRunner(process.env, 5000), env: NodeJS.ProcessEnv = process.env): DockerHost {
     if ((cpuFlag === undefined) !== (memoryFlag === undefined)) throw new PlanInputError(`--host-cpus and --host-memory: give both or neither (got only --${cpuFlag === undefined ? "host-memory" : "host-cpus"})`);
     if (cpuFlag !== undefined && memoryFlag !== undefined) {
         const n = Number(cpuFlag);
@@ -64,24 +66,10 @@ export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | und
         if (!MEMORY_QUANTITY.test(memoryFlag)) throw new PlanInputError(`--host-memory: ${JSON.stringify(memoryFlag)} is not a memory quantity (e.g. 16Gi)`);
         return { cpus: n, memoryBytes: memoryBytes(memoryFlag), source: "--host-cpus, --host-memory" };
     }
-    const info = dockerInfo();
-    if (info !== undefined) {
-        try {
-            const doc = JSON.parse(info) as { NCPU?: number; MemTotal?: number };
-            if (typeof doc.NCPU === "number" && typeof doc.MemTotal === "number") return { cpus: doc.NCPU, memoryBytes: doc.MemTotal, source: "docker info" };
-        } catch {
-            // fall through to this machine
-        }
-    }
+    const endpoint = resolveDockerEndpoint(run, env).value;
+    const daemon = endpoint === undefined ? undefined : inspectDockerDaemon(run, endpoint).value;
+    if (daemon?.cpus !== undefined && daemon.memoryBytes !== undefined) return { cpus: daemon.cpus, memoryBytes: daemon.memoryBytes, source: "docker info" };
     return { cpus: cpus().length, memoryBytes: totalmem(), source: "this machine (Docker is not reachable; give --host-cpus and --host-memory for another host)" };
-}
-
-function readDockerInfo(): string | undefined {
-    try {
-        return execFileSync("docker", ["info", "--format", "{{json .}}"], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
-    } catch {
-        return undefined;
-    }
 }
 
 /** Run the plan; returns the exit code. */

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { Runner } from "../components/runner";
 import { dockerHost, plan } from "../scripts/plan";
 import { PROJECT_ROOT } from "../scripts/stack-files";
 
@@ -138,10 +139,39 @@ describe("npm run plan", () => {
     });
 });
 
+/**
+ * A docker CLI whose current context is the default socket, with daemons by endpoint answering
+ * `docker --host H info --format '{{json .}}'` (docker/cli v29.7.2); every command line recorded.
+ */
+function dockerCli(daemons: Record<string, Record<string, unknown>>): { run: Runner; calls: string[][] } {
+    const calls: string[][] = [];
+    const run: Runner = (command, args) => {
+        calls.push([command, ...args]);
+        if (args[0] === "context") return { status: 0, stdout: `${JSON.stringify({ Name: "default", Endpoints: { docker: { Host: "unix:///var/run/docker.sock" } }, TLSMaterial: {} })}\n`, stderr: "" };
+        const info = args[0] === "--host" && args[2] === "info" ? daemons[args[1] ?? ""] : undefined;
+        if (info === undefined) return { status: 1, stdout: "", stderr: `Cannot connect to the Docker daemon at ${args[1]}. Is the docker daemon running?\n` };
+        return { status: 0, stdout: `${JSON.stringify(info)}\n`, stderr: "" };
+    };
+    return { run, calls };
+}
+
 describe("kind's Docker host", () => {
-    it("comes from the flags, else docker info (NCPU, MemTotal), else this machine, saying so", () => {
-        expect(dockerHost("4", "8Gi", () => undefined)).toEqual({ cpus: 4, memoryBytes: 8 * 2 ** 30, source: "--host-cpus, --host-memory" });
-        expect(dockerHost(undefined, undefined, () => JSON.stringify({ NCPU: 12, MemTotal: 16_000_000_000 }))).toEqual({ cpus: 12, memoryBytes: 16_000_000_000, source: "docker info" });
-        expect(dockerHost(undefined, undefined, () => undefined).source).toMatch(/^this machine \(Docker is not reachable/);
+    const daemon = { ID: "3f2a9c1e", ServerVersion: "29.7.2", NCPU: 12, MemTotal: 16_000_000_000 };
+
+    it("comes from the flags, else the daemon the doctor asks (NCPU, MemTotal), else this machine, saying so", () => {
+        expect(dockerHost("4", "8Gi", dockerCli({}).run, {})).toEqual({ cpus: 4, memoryBytes: 8 * 2 ** 30, source: "--host-cpus, --host-memory" });
+        const docker = dockerCli({ "unix:///var/run/docker.sock": daemon });
+        expect(dockerHost(undefined, undefined, docker.run, {})).toEqual({ cpus: 12, memoryBytes: 16_000_000_000, source: "docker info" });
+        // The endpoint is resolved as components/docker-endpoint.ts does for the doctor and the program.
+        expect(docker.calls).toContainEqual(["docker", "--host", "unix:///var/run/docker.sock", "info", "--format", "{{json .}}"]);
+        expect(dockerHost(undefined, undefined, dockerCli({}).run, {}).source).toMatch(/^this machine \(Docker is not reachable/);
+    });
+
+    it("asks the daemon at DOCKER_HOST; with DOCKER_CONTEXT set (refused by the doctor) it uses this machine", () => {
+        const docker = dockerCli({ "tcp://127.0.0.1:2375": { ...daemon, NCPU: 4 } });
+        expect(dockerHost(undefined, undefined, docker.run, { DOCKER_HOST: "tcp://127.0.0.1:2375" })).toMatchObject({ cpus: 4, source: "docker info" });
+        const refused = dockerCli({ "unix:///var/run/docker.sock": daemon });
+        expect(dockerHost(undefined, undefined, refused.run, { DOCKER_CONTEXT: "colima" }).source).toMatch(/^this machine \(Docker is not reachable/);
+        expect(refused.calls).toEqual([]);
     });
 });
