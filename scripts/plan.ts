@@ -31,7 +31,7 @@ import { type Runner, systemRunner } from "../components/runner";
 import { runUnderMocks } from "./mocks";
 import { capacityVerdict, type DockerHost, PlanInputError } from "./plan/capacity";
 import { declaredStack, withHost } from "./plan/declared";
-import { applyOverride, ratePerSecond, readLoad } from "./plan/load";
+import { applyOverride, COST_KEYS, ratePerSecond, readLoad } from "./plan/load";
 import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan/report";
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
@@ -139,9 +139,9 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
                 const points = load.services[s.name];
                 const base = calibratedCost(calibration, s.name);
                 const override = load.calibration[s.name];
-                const complete = override?.cpuPerRequest !== undefined && override.idleCpu !== undefined && override.memory !== undefined && override.maxCpu !== undefined && override.startSeconds !== undefined;
+                const complete = COST_KEYS.every((key) => override?.[key] !== undefined);
                 if (!base && !complete && points !== undefined) {
-                    problems.push(`${values.load}: calibration.${s.name}: (missing) ${relative(PROJECT_ROOT, calibrationFile)} has no entry for ${s.name}; give calibration.${s.name} { cpuPerRequest, idleCpu, memory, maxCpu, startSeconds } in the load file`);
+                    problems.push(`${values.load}: calibration.${s.name}: (missing) ${relative(PROJECT_ROOT, calibrationFile)} has no entry for ${s.name}; give calibration.${s.name} { ${COST_KEYS.join(", ")} } in the load file`);
                 }
                 const cost = applyOverride(base ?? { cpuPerRequest: 0, idleCpu: 0, memory: 0, maxCpu: 1000, startSeconds: 0 }, override);
                 return { ...s, cost, rps: ratePerSecond(points ?? [], load.duration, load.shape) };

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Runner } from "../components/runner";
@@ -103,6 +103,20 @@ describe("npm run plan", () => {
         writeFileSync(file, "duration: 120\nservices:\n  backend: [{ at: 0, rps: -1 }]\n");
         const neg = await run(["prod", "--load", file, "--out", tmp()]);
         expect([neg.code, neg.err]).toEqual([2, `${file}: services.backend[0].rps: -1 must be at least 0 (requests per second)`]);
+    });
+
+    it("a service the calibration does not list needs every cost key in the load file", async () => {
+        const dir = tmp();
+        const calibration = JSON.parse(readFileSync(join(PROJECT_ROOT, "services", "calibration.json"), "utf8")) as { services: Record<string, unknown> };
+        delete calibration.services.backend;
+        writeFileSync(join(dir, "calibration.json"), JSON.stringify(calibration));
+        const load = join(dir, "load.yaml");
+        writeFileSync(load, "duration: 60\nservices:\n  backend: [{ at: 0, rps: 5 }]\ncalibration:\n  backend: { cpuPerRequest: 1, idleCpu: 1, memory: 90Mi, maxCpu: 1000 }\n");
+        const args = ["dev", "--load", load, "--calibration", join(dir, "calibration.json"), "--host-cpus", "8", "--host-memory", "16Gi", "--out", dir];
+        const partial = await run(args);
+        expect([partial.code, partial.err]).toEqual([2, `${load}: calibration.backend: (missing) ${relative(PROJECT_ROOT, join(dir, "calibration.json"))} has no entry for backend; give calibration.backend { cpuPerRequest, idleCpu, memory, maxCpu, startSeconds } in the load file`]);
+        writeFileSync(load, "duration: 60\nservices:\n  backend: [{ at: 0, rps: 5 }]\ncalibration:\n  backend: { cpuPerRequest: 1, idleCpu: 1, memory: 90Mi, maxCpu: 1000, startSeconds: 1 }\n");
+        expect((await run(args)).code).toBe(0);
     });
 
     it("an invalid stack config: the config's own lines, exit 2", async () => {

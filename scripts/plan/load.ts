@@ -52,6 +52,9 @@ const loadSchema = z.strictObject({
     cluster: z.strictObject({ podStartSeconds: nonNegative.optional(), nodeProvisionSeconds: nonNegative.optional() }).default({}),
 });
 
+/** The calibration keys a load file may override per service; all of them make a service's cost without services/calibration.json. */
+export const COST_KEYS = Object.keys(costOverride.shape) as (keyof z.infer<typeof costOverride>)[];
+
 /** A validated load file. */
 export type LoadFile = z.infer<typeof loadSchema>;
 /** Per-service overrides of the calibration. */
