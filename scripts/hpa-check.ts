@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { runCli } from "./cli";
 import { parseJsonText } from "./json-text";
 import { userFile } from "./user-files";
 
@@ -87,6 +88,4 @@ export function main(argv: string[], stdin: () => string = () => readFileSync(0,
     return problems.length === 0 ? 0 : 1;
 }
 
-if (require.main === module) {
-    process.exit(main(process.argv.slice(2)));
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)));

@@ -28,6 +28,7 @@ import { settingsFromConfig } from "../components/config";
 import { inspectDockerDaemon, resolveDockerEndpoint } from "../components/docker-endpoint";
 import { MEMORY_QUANTITY, memoryBytes } from "../components/formats";
 import { type Runner, systemRunner } from "../components/runner";
+import { runCli } from "./cli";
 import { runUnderMocks } from "./mocks";
 import { capacityVerdict, type DockerHost, PlanInputError } from "./plan/capacity";
 import { declaredStack, withHost } from "./plan/declared";
@@ -36,6 +37,7 @@ import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
 import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath } from "./stack-files";
+import type { ProgramLoader } from "./synth";
 import { invocationDir, userFile } from "./user-files";
 
 const USAGE = "usage: npm run plan -- <stack> [--stack-file FILE] [--load FILE] [--json] [--host-cpus N --host-memory Q] [--pod-start S] [--node-delay S] [--calibration FILE] [--out DIR]";
@@ -72,8 +74,8 @@ export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | und
     return { cpus: cpus().length, memoryBytes: totalmem(), source: "this machine (Docker is not reachable; give --host-cpus and --host-memory for another host)" };
 }
 
-/** Run the plan; returns the exit code. */
-export async function plan(argv: string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+/** Run the plan of `program` (default index.ts); returns the exit code. */
+export async function plan(argv: string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }, program: ProgramLoader = () => import("../index")): Promise<number> {
     let parsed;
     try {
         parsed = parseArgs({
@@ -107,7 +109,7 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         const config = stackConfig(stack, { stackFile });
         const project = readProjectFile().name;
         const settings = settingsFromConfig(config, project, stack);
-        const run = await runUnderMocks(stack, config, () => import("../index"), project);
+        const run = await runUnderMocks(stack, config, program, project);
         const declared = declaredStack(run.resources, settings);
         const host = settings.cluster.flavour === "kind" ? dockerHost(values["host-cpus"], values["host-memory"]) : undefined;
         const model = withHost(declared.capacity, host);
@@ -197,9 +199,9 @@ function readdirStacks(): string[] {
     return readdirSync(PROJECT_ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
 }
 
-if (require.main === module) {
-    plan(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        console.error(err.stack ?? String(err));
-        process.exit(1);
-    });
+/** `npm run plan -- <args>`: plan `program` (default index.ts) and exit with the plan's code; an error raised under mocks is one line (./cli.ts). */
+export function cli(argv: string[], program?: ProgramLoader): void {
+    runCli(() => plan(argv, undefined, program));
 }
+
+if (require.main === module) cli(process.argv.slice(2));

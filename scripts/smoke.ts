@@ -20,6 +20,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs, promisify } from "node:util";
 import { z } from "zod";
+import { runCli } from "./cli";
 import { parseJsonText } from "./json-text";
 import { UserFileError, userFile } from "./user-files";
 
@@ -234,9 +235,4 @@ export async function main(argv: string[], print: (line: string) => void = conso
     return results.some((r) => r.failures.length > 0) ? 1 : 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        console.error(err.stack ?? String(err));
-        process.exit(1);
-    });
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)));

@@ -144,6 +144,19 @@ describe("npm run plan", () => {
         expect(r.out).toMatch(/^ {2}backend .* 5 \/ 5 .* 0$/m);
     });
 
+    it("as a command: an error the program raises under mocks is one line, as synth prints it, and exit 1", () => {
+        const file = join(tmp(), "Pulumi.raising.yaml");
+        writeFileSync(file, "config: {}\n");
+        const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
+        const entry = `require("./scripts/plan").cli(["raising", "--stack-file", ${JSON.stringify(file)}, "--out", ${JSON.stringify(tmp())}], () => import("./test/programs/raises-in-apply"))`;
+        const r = spawnSync(tsx, ["-e", entry], { encoding: "utf8", cwd: PROJECT_ROOT });
+        expect(r.stderr.trim().split("\n")).toEqual([
+            "the program failed under Pulumi mocks (a real preview fails too; what the failing value fed was never declared): " +
+            `error serializing property "spec": the network has no IPv4 subnet (fc00:f853:ccd:e793::/64) (test/programs/raises-in-apply.ts:13)`,
+        ]);
+        expect(r.status).toBe(1);
+    });
+
     it("as a command: a stack that does not exist is one line on stderr and exit 2", () => {
         const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
         const r = spawnSync(tsx, [join(PROJECT_ROOT, "scripts", "plan.ts"), "nope"], { encoding: "utf8", cwd: PROJECT_ROOT });
