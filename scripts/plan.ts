@@ -20,7 +20,7 @@
  * Exit 0 when the services fit at min and at max, 1 when they do not, 2 for bad input (one line
  * per problem, naming the key).
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,7 +36,7 @@ import { applyOverride, COST_KEYS, ratePerSecond, readLoad } from "./plan/load";
 import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan/report";
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
-import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath } from "./stack-files";
+import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath, stackNames } from "./stack-files";
 import type { ProgramLoader } from "./synth";
 import { invocationDir, userFile } from "./user-files";
 
@@ -101,7 +101,7 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         // Paths on the command line are relative to where the user ran npm (scripts/user-files.ts).
         const stackFile = values["stack-file"] === undefined ? undefined : userFile("--stack-file", values["stack-file"]);
         if (stackFile === undefined && !existsSync(stackFilePath(stack))) {
-            const stacks = readdirStacks();
+            const stacks = stackNames();
             throw new PlanInputError(`stack ${JSON.stringify(stack)} does not exist: there is no Pulumi.${stack}.yaml (stacks: ${stacks.join(", ")}); or give --stack-file FILE`);
         }
         const podStart = nonNegative("pod-start", values["pod-start"]);
@@ -193,10 +193,6 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         }
         throw err;
     }
-}
-
-function readdirStacks(): string[] {
-    return readdirSync(PROJECT_ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
 }
 
 /** `npm run plan -- <args>`: plan `program` (default index.ts) and exit with the plan's code; an error raised under mocks is one line (./cli.ts). */

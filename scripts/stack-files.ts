@@ -3,7 +3,7 @@
  * project-level config) and `Pulumi.<stack>.yaml`. Used by synth, the doctor and the tests, so
  * they all see the config `pulumi up` would.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 
@@ -49,6 +49,11 @@ export function readConfigFile(file: string): Record<string, unknown> {
     }
     const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
     return doc.config ?? {};
+}
+
+/** Stacks that have a `Pulumi.<stack>.yaml` in the project, sorted. */
+export function stackNames(root = PROJECT_ROOT): string[] {
+    return readdirSync(root).flatMap((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1] ?? []).sort();
 }
 
 /** `Pulumi.<stack>.yaml` in the project. */
