@@ -20,7 +20,7 @@
  * Exit 0 when the services fit at min and at max, 1 when they do not, 2 for bad input (one line
  * per problem, naming the key).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,7 +36,7 @@ import { applyOverride, COST_KEYS, ratePerSecond, readLoad } from "./plan/load";
 import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan/report";
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
-import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath, stackNames } from "./stack-files";
+import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 import type { ProgramLoader } from "./synth";
 import { invocationDir, userFile } from "./user-files";
 
@@ -100,13 +100,9 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
     try {
         // Paths on the command line are relative to where the user ran npm (scripts/user-files.ts).
         const stackFile = values["stack-file"] === undefined ? undefined : userFile("--stack-file", values["stack-file"]);
-        if (stackFile === undefined && !existsSync(stackFilePath(stack))) {
-            const stacks = stackNames();
-            throw new PlanInputError(`stack ${JSON.stringify(stack)} does not exist: there is no Pulumi.${stack}.yaml (stacks: ${stacks.join(", ")}); or give --stack-file FILE`);
-        }
+        const config = stackConfig(stack, { stackFile, stackFileOption: "--stack-file" });
         const podStart = nonNegative("pod-start", values["pod-start"]);
         const nodeDelay = nonNegative("node-delay", values["node-delay"]);
-        const config = stackConfig(stack, { stackFile });
         const project = readProjectFile().name;
         const settings = settingsFromConfig(config, project, stack);
         const run = await runUnderMocks(stack, config, program, project);
@@ -182,12 +178,7 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         return verdict.fits ? 0 : 1;
     } catch (e) {
         const err = e as Error;
-        if (err.name === "PlanInputError" || err.name === "ConfigError" || err.name === "UserFileError") {
-            io.err(err.message);
-            return 2;
-        }
-        // The stack-file reader's own messages (a missing file, a key without default) are input errors too.
-        if (/^cannot read stack file|is missing configuration value/.test(err.message)) {
+        if (err.name === "PlanInputError" || err.name === "ConfigError" || err.name === "UserFileError" || err.name === "StackFileError") {
             io.err(err.message);
             return 2;
         }

@@ -80,7 +80,7 @@ async function main(argv: string[], load: ProgramLoader): Promise<number> {
     let config: Record<string, unknown>;
     try {
         const stackFile = values["stack-file"];
-        config = stackConfig(stack, { stackFile: stackFile === undefined ? undefined : userFile("--stack-file", stackFile) });
+        config = stackConfig(stack, { stackFile: stackFile === undefined ? undefined : userFile("--stack-file", stackFile), stackFileOption: "--stack-file" });
     } catch (err) {
         console.error((err as Error).message);
         return 2;
