@@ -213,7 +213,8 @@ export function deepMerge(base: Json, override: Json): Json {
     return out;
 }
 
-function valueAt(root: Json, path: readonly PropertyKey[]): Json {
+/** The value at a zod issue's path in the input; undefined where the path leaves the input. */
+export function valueAt(root: Json, path: readonly PropertyKey[]): Json {
     let v: Json = root;
     for (const p of path) {
         if (!isPlainObject(v) && !Array.isArray(v)) return undefined;
@@ -222,7 +223,8 @@ function valueAt(root: Json, path: readonly PropertyKey[]): Json {
     return v;
 }
 
-function show(value: Json): string {
+/** A value as an error line shows it: JSON, or `(missing)`. */
+export function show(value: Json): string {
     if (value === undefined) return "(missing)";
     return JSON.stringify(value);
 }

@@ -43,6 +43,10 @@ export interface DockerDaemon {
     architecture: string;
     /** Whether it runs rootless (`docker info` SecurityOptions has `name=rootless`: moby docker-v29.7.2 daemon/info.go fillSecurityOptions). */
     rootless?: boolean;
+    /** CPUs of the daemon's machine or VM (`docker info` NCPU); undefined where it does not say. */
+    cpus?: number;
+    /** Memory of the daemon's machine or VM, bytes (`docker info` MemTotal); undefined where it does not say. */
+    memoryBytes?: number;
 }
 
 /** Go's architecture names (Docker's platforms) for the `uname -m` names moby reports. */
@@ -155,6 +159,8 @@ interface InfoJson {
     ServerVersion?: string;
     CgroupVersion?: string;
     KernelVersion?: string;
+    NCPU?: number;
+    MemTotal?: number;
     ServerErrors?: string[];
 }
 
@@ -187,6 +193,8 @@ export function inspectDockerDaemon(run: Runner, endpoint: DockerEndpoint): Chec
             name: info!.Name ?? "",
             architecture: info!.Architecture ?? "",
             ...((info!.SecurityOptions ?? []).includes("name=rootless") ? { rootless: true } : {}),
+            ...(typeof info!.NCPU === "number" ? { cpus: info!.NCPU } : {}),
+            ...(typeof info!.MemTotal === "number" ? { memoryBytes: info!.MemTotal } : {}),
         },
     };
 }

@@ -4,7 +4,8 @@
  * `spec.minReplicas`) while those in `--steady` stayed at their minimum (current and desired
  * replicas equal to `spec.minReplicas`)? Every one named must exist and have metrics
  * (`status.currentMetrics`; none means metrics-server has not reported yet), so the HPA is
- * actually deciding. Reads the `kubectl get hpa -o json` list from stdin, or FILE.
+ * actually deciding. Reads the `kubectl get hpa -o json` list from stdin, or FILE (absolute, or
+ * relative to the directory npm was run in: ./user-files.ts).
  *
  * Prints one line per HPA that is not as asked, exits 1 when there is one, 2 on unusable input.
  * The e2e workflow (.github/workflows/e2e.yml) polls it while it loads one service.
@@ -12,7 +13,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { runCli } from "./cli";
 import { parseJsonText } from "./json-text";
+import { userFile } from "./user-files";
 
 const hpaSchema = z.object({
     metadata: z.object({ name: z.string() }),
@@ -74,9 +77,9 @@ export function main(argv: string[], stdin: () => string = () => readFileSync(0,
     }
     let hpas: Hpa[];
     try {
-        hpas = parseHpaList(values.file === undefined ? stdin() : readFileSync(values.file, "utf8"), values.file ?? "stdin");
+        hpas = parseHpaList(values.file === undefined ? stdin() : readFileSync(userFile("--file", values.file), "utf8"), values.file ?? "stdin");
     } catch (err) {
-        print((err as NodeJS.ErrnoException).code ? `--file ${values.file}: cannot read it (${(err as NodeJS.ErrnoException).code})` : (err as Error).message);
+        print((err as Error).message);
         return 2;
     }
     const problems = hpaProblems(hpas, grows, steady);
@@ -85,6 +88,4 @@ export function main(argv: string[], stdin: () => string = () => readFileSync(0,
     return problems.length === 0 ? 0 : 1;
 }
 
-if (require.main === module) {
-    process.exit(main(process.argv.slice(2)));
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)));

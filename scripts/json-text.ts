@@ -1,6 +1,6 @@
 /**
  * JSON text a command reads (a file, stdin, another command's output), parsed or refused in one
- * line naming where it came from. Shared by the smoke test and the HPA check.
+ * line naming where it came from. Shared by the smoke test, the HPA check and the plan's calibration.
  */
 
 /** `JSON.parse(json)`, or `fail("<source>: is not JSON (<why>)")` thrown. */

@@ -7,6 +7,7 @@
  * Exits 0 when any request succeeded (2xx), 1 when none did, 2 on unusable arguments.
  */
 import { parseArgs } from "node:util";
+import { runCli } from "./cli";
 
 /** What a load run did. */
 export interface LoadResult {
@@ -88,9 +89,4 @@ export async function main(argv: string[], print: (line: string) => void = conso
     return Object.entries(result.statuses).some(([status]) => Number(status) >= 200 && Number(status) < 300) ? 0 : 1;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        console.error(err.stack ?? String(err));
-        process.exit(1);
-    });
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)));

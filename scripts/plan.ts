@@ -20,21 +20,24 @@
  * Exit 0 when the services fit at min and at max, 1 when they do not, 2 for bad input (one line
  * per problem, naming the key).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { settingsFromConfig } from "../components/config";
+import { inspectDockerDaemon, resolveDockerEndpoint } from "../components/docker-endpoint";
 import { MEMORY_QUANTITY, memoryBytes } from "../components/formats";
+import { type Runner, systemRunner } from "../components/runner";
+import { runCli } from "./cli";
 import { runUnderMocks } from "./mocks";
 import { capacityVerdict, type DockerHost, PlanInputError } from "./plan/capacity";
 import { declaredStack, withHost } from "./plan/declared";
-import { applyOverride, ratePerSecond, readLoad } from "./plan/load";
+import { applyOverride, COST_KEYS, ratePerSecond, readLoad } from "./plan/load";
 import { calibratedCost, readCalibration, summarize, summaryTable } from "./plan/report";
 import { DEFAULT_SIM, simulate, type SimService } from "./plan/simulate";
 import { planSvg } from "./plan/svg";
-import { PROJECT_ROOT, readProjectFile, stackConfig, stackFilePath } from "./stack-files";
+import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
+import type { ProgramLoader } from "./synth";
 import { invocationDir, userFile } from "./user-files";
 
 const USAGE = "usage: npm run plan -- <stack> [--stack-file FILE] [--load FILE] [--json] [--host-cpus N --host-memory Q] [--pod-start S] [--node-delay S] [--calibration FILE] [--out DIR]";
@@ -53,10 +56,11 @@ function nonNegative(flag: string, text: string | undefined): number | undefined
 }
 
 /**
- * kind's Docker host: --host-cpus/--host-memory, else `docker info` (NCPU, MemTotal), else this
- * machine (os.cpus, os.totalmem; said so in the output: Docker Desktop's VM may be smaller).
+ * kind's Docker host: --host-cpus/--host-memory, else what the daemon the doctor and the program use
+ * says (components/docker-endpoint.ts: `docker --host <endpoint> info`, NCPU and MemTotal), else
+ * this machine (os.cpus, os.totalmem; said so in the output: Docker Desktop's VM may be smaller).
  */
-export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | undefined, dockerInfo: () => string | undefined = readDockerInfo): DockerHost {
+export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | undefined, run: Runner = systemRunner(process.env, 5000), env: NodeJS.ProcessEnv = process.env): DockerHost {
     if ((cpuFlag === undefined) !== (memoryFlag === undefined)) throw new PlanInputError(`--host-cpus and --host-memory: give both or neither (got only --${cpuFlag === undefined ? "host-memory" : "host-cpus"})`);
     if (cpuFlag !== undefined && memoryFlag !== undefined) {
         const n = Number(cpuFlag);
@@ -64,28 +68,14 @@ export function dockerHost(cpuFlag: string | undefined, memoryFlag: string | und
         if (!MEMORY_QUANTITY.test(memoryFlag)) throw new PlanInputError(`--host-memory: ${JSON.stringify(memoryFlag)} is not a memory quantity (e.g. 16Gi)`);
         return { cpus: n, memoryBytes: memoryBytes(memoryFlag), source: "--host-cpus, --host-memory" };
     }
-    const info = dockerInfo();
-    if (info !== undefined) {
-        try {
-            const doc = JSON.parse(info) as { NCPU?: number; MemTotal?: number };
-            if (typeof doc.NCPU === "number" && typeof doc.MemTotal === "number") return { cpus: doc.NCPU, memoryBytes: doc.MemTotal, source: "docker info" };
-        } catch {
-            // fall through to this machine
-        }
-    }
+    const endpoint = resolveDockerEndpoint(run, env).value;
+    const daemon = endpoint === undefined ? undefined : inspectDockerDaemon(run, endpoint).value;
+    if (daemon?.cpus !== undefined && daemon.memoryBytes !== undefined) return { cpus: daemon.cpus, memoryBytes: daemon.memoryBytes, source: "docker info" };
     return { cpus: cpus().length, memoryBytes: totalmem(), source: "this machine (Docker is not reachable; give --host-cpus and --host-memory for another host)" };
 }
 
-function readDockerInfo(): string | undefined {
-    try {
-        return execFileSync("docker", ["info", "--format", "{{json .}}"], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
-    } catch {
-        return undefined;
-    }
-}
-
-/** Run the plan; returns the exit code. */
-export async function plan(argv: string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+/** Run the plan of `program` (default index.ts); returns the exit code. */
+export async function plan(argv: string[], io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) }, program: ProgramLoader = () => import("../index")): Promise<number> {
     let parsed;
     try {
         parsed = parseArgs({
@@ -110,16 +100,12 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
     try {
         // Paths on the command line are relative to where the user ran npm (scripts/user-files.ts).
         const stackFile = values["stack-file"] === undefined ? undefined : userFile("--stack-file", values["stack-file"]);
-        if (stackFile === undefined && !existsSync(stackFilePath(stack))) {
-            const stacks = readdirStacks();
-            throw new PlanInputError(`stack ${JSON.stringify(stack)} does not exist: there is no Pulumi.${stack}.yaml (stacks: ${stacks.join(", ")}); or give --stack-file FILE`);
-        }
+        const config = stackConfig(stack, { stackFile, stackFileOption: "--stack-file" });
         const podStart = nonNegative("pod-start", values["pod-start"]);
         const nodeDelay = nonNegative("node-delay", values["node-delay"]);
-        const config = stackConfig(stack, { stackFile });
         const project = readProjectFile().name;
         const settings = settingsFromConfig(config, project, stack);
-        const run = await runUnderMocks(stack, config, () => import("../index"), project);
+        const run = await runUnderMocks(stack, config, program, project);
         const declared = declaredStack(run.resources, settings);
         const host = settings.cluster.flavour === "kind" ? dockerHost(values["host-cpus"], values["host-memory"]) : undefined;
         const model = withHost(declared.capacity, host);
@@ -151,9 +137,9 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
                 const points = load.services[s.name];
                 const base = calibratedCost(calibration, s.name);
                 const override = load.calibration[s.name];
-                const complete = override?.cpuPerRequest !== undefined && override.idleCpu !== undefined && override.memory !== undefined && override.maxCpu !== undefined && override.startSeconds !== undefined;
+                const complete = COST_KEYS.every((key) => override?.[key] !== undefined);
                 if (!base && !complete && points !== undefined) {
-                    problems.push(`${values.load}: calibration.${s.name}: (missing) ${relative(PROJECT_ROOT, calibrationFile)} has no entry for ${s.name}; give calibration.${s.name} { cpuPerRequest, idleCpu, memory, maxCpu, startSeconds } in the load file`);
+                    problems.push(`${values.load}: calibration.${s.name}: (missing) ${relative(PROJECT_ROOT, calibrationFile)} has no entry for ${s.name}; give calibration.${s.name} { ${COST_KEYS.join(", ")} } in the load file`);
                 }
                 const cost = applyOverride(base ?? { cpuPerRequest: 0, idleCpu: 0, memory: 0, maxCpu: 1000, startSeconds: 0 }, override);
                 return { ...s, cost, rps: ratePerSecond(points ?? [], load.duration, load.shape) };
@@ -192,12 +178,7 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
         return verdict.fits ? 0 : 1;
     } catch (e) {
         const err = e as Error;
-        if (err.name === "PlanInputError" || err.name === "ConfigError" || err.name === "UserFileError") {
-            io.err(err.message);
-            return 2;
-        }
-        // The stack-file reader's own messages (a missing file, a key without default) are input errors too.
-        if (/^cannot read stack file|is missing configuration value/.test(err.message)) {
+        if (err.name === "PlanInputError" || err.name === "ConfigError" || err.name === "UserFileError" || err.name === "StackFileError") {
             io.err(err.message);
             return 2;
         }
@@ -205,13 +186,9 @@ export async function plan(argv: string[], io: Io = { out: (l) => console.log(l)
     }
 }
 
-function readdirStacks(): string[] {
-    return readdirSync(PROJECT_ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+/** `npm run plan -- <args>`: plan `program` (default index.ts) and exit with the plan's code; an error raised under mocks is one line (./cli.ts). */
+export function cli(argv: string[], program?: ProgramLoader): void {
+    runCli(() => plan(argv, undefined, program));
 }
 
-if (require.main === module) {
-    plan(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        console.error(err.stack ?? String(err));
-        process.exit(1);
-    });
-}
+if (require.main === module) cli(process.argv.slice(2));

@@ -3,7 +3,8 @@
  * its load balancer.
  *
  * Reads the stack's `endpoints` output (`pulumi stack output endpoints --json -s <stack>`, or FILE
- * in that shape: `{ "<service>": { "name", "namespace", "address", "url" } }`) and, per service:
+ * in that shape: `{ "<service>": { "name", "namespace", "address", "url" } }`; absolute, or relative
+ * to the directory npm was run in: ./user-files.ts) and, per service:
  * - its readiness through its own load balancer (`GET <url>/readyz`);
  * - one real API call through backend: backend `GET /api/hello`; messages: publish a message and
  *   read it back (`POST` and `GET /api/messages`); reports: build a report and fetch it by id
@@ -19,7 +20,9 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs, promisify } from "node:util";
 import { z } from "zod";
+import { runCli } from "./cli";
 import { parseJsonText } from "./json-text";
+import { UserFileError, userFile } from "./user-files";
 
 /** Unusable input: one line, exit 2. */
 export class SmokeInputError extends Error {
@@ -191,17 +194,9 @@ export function report(results: SmokeResult[]): string[] {
     return results.flatMap((r) => [...r.notes.map((n) => `${r.service}: ${n}`), r.failures.length === 0 ? `${r.service}: ok` : `${r.service}: FAILED: ${r.failures.join("; ")}`]);
 }
 
-/** The endpoints of `stack` from the Pulumi CLI, or from `file`; throws {@link SmokeInputError}. */
+/** The endpoints of `stack` from the Pulumi CLI, or from `file`; throws {@link SmokeInputError} or {@link UserFileError}. */
 export async function readEndpoints(stack: string, file: string | undefined): Promise<Record<string, Endpoint>> {
-    if (file !== undefined) {
-        let json: string;
-        try {
-            json = readFileSync(file, "utf8");
-        } catch (err) {
-            throw new SmokeInputError(`--endpoints ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        }
-        return parseEndpoints(json, file);
-    }
+    if (file !== undefined) return parseEndpoints(readFileSync(userFile("--endpoints", file), "utf8"), file);
     try {
         const { stdout } = await promisify(execFile)("pulumi", ["stack", "output", "endpoints", "--json", "--stack", stack], { maxBuffer: 16 * 1024 * 1024 });
         return parseEndpoints(stdout, `pulumi stack output endpoints -s ${stack}`);
@@ -231,7 +226,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
     try {
         endpoints = await readEndpoints(positionals[0]!, values.endpoints);
     } catch (err) {
-        if (!(err instanceof SmokeInputError)) throw err;
+        if (!(err instanceof SmokeInputError) && !(err instanceof UserFileError)) throw err;
         printError(err.message);
         return 2;
     }
@@ -240,9 +235,4 @@ export async function main(argv: string[], print: (line: string) => void = conso
     return results.some((r) => r.failures.length > 0) ? 1 : 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => {
-        console.error(err.stack ?? String(err));
-        process.exit(1);
-    });
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)));

@@ -3,12 +3,17 @@
  * project-level config) and `Pulumi.<stack>.yaml`. Used by synth, the doctor and the tests, so
  * they all see the config `pulumi up` would.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 
 /** Project root (where Pulumi.yaml lives). */
 export const PROJECT_ROOT = join(__dirname, "..");
+
+/** A stack whose config cannot be read: no such stack, an unreadable stack file, a required key left out. */
+export class StackFileError extends Error {
+    override readonly name = "StackFileError";
+}
 
 /** A project-level config declaration in Pulumi.yaml. */
 interface ConfigDeclaration {
@@ -45,10 +50,15 @@ export function readConfigFile(file: string): Record<string, unknown> {
     try {
         text = readFileSync(file, "utf8");
     } catch {
-        throw new Error(`cannot read stack file ${file}`);
+        throw new StackFileError(`cannot read stack file ${file}`);
     }
     const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
     return doc.config ?? {};
+}
+
+/** Stacks that have a `Pulumi.<stack>.yaml` in the project, sorted. */
+export function stackNames(root = PROJECT_ROOT): string[] {
+    return readdirSync(root).flatMap((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1] ?? []).sort();
 }
 
 /** `Pulumi.<stack>.yaml` in the project. */
@@ -58,13 +68,19 @@ export function stackFilePath(stack: string, root = PROJECT_ROOT): string {
 
 /**
  * The config a stack runs with: the project's defaults and values, overridden key by key by the
- * stack file (`stackFile`, default `Pulumi.<stack>.yaml`). Throws, as the CLI does, when the stack
- * leaves out a key the project declares without a default.
+ * stack file (`stackFile`, default `Pulumi.<stack>.yaml`). Throws a {@link StackFileError} for a
+ * stack without a stack file (one line listing the stacks there are, and offering
+ * `stackFileOption`, the command's option for another file, when it has one) and, as the CLI
+ * does, when the stack leaves out a key the project declares without a default.
  */
-export function stackConfig(stack: string, opts: { root?: string; stackFile?: string } = {}): Record<string, unknown> {
+export function stackConfig(stack: string, opts: { root?: string; stackFile?: string; stackFileOption?: string } = {}): Record<string, unknown> {
     const project = readProjectFile(opts.root);
+    if (opts.stackFile === undefined && !existsSync(stackFilePath(stack, opts.root))) {
+        const orFile = opts.stackFileOption === undefined ? "" : `; or give ${opts.stackFileOption} FILE`;
+        throw new StackFileError(`stack ${JSON.stringify(stack)} does not exist: there is no Pulumi.${stack}.yaml (stacks: ${stackNames(opts.root).join(", ")})${orFile}`);
+    }
     const own = readConfigFile(opts.stackFile ?? stackFilePath(stack, opts.root));
     const missing = project.required.filter((key) => !(key in own));
-    if (missing.length > 0) throw new Error(missing.map((key) => `Stack '${stack}' is missing configuration value '${key}'`).join("\n"));
+    if (missing.length > 0) throw new StackFileError(missing.map((key) => `Stack '${stack}' is missing configuration value '${key}'`).join("\n"));
     return { ...project.config, ...own };
 }

@@ -10,11 +10,11 @@
  * for a new environment, before it becomes `Pulumi.<stack>.yaml`); FILE is absolute or relative to
  * the directory the command was run in (./user-files.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { runCli } from "./cli";
 import { isSecretValue, runUnderMocks, type RecordedResource } from "./mocks";
 import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 import { userFile } from "./user-files";
@@ -80,7 +80,7 @@ async function main(argv: string[], load: ProgramLoader): Promise<number> {
     let config: Record<string, unknown>;
     try {
         const stackFile = values["stack-file"];
-        config = stackConfig(stack, { stackFile: stackFile === undefined ? undefined : userFile("--stack-file", stackFile) });
+        config = stackConfig(stack, { stackFile: stackFile === undefined ? undefined : userFile("--stack-file", stackFile), stackFileOption: "--stack-file" });
     } catch (err) {
         console.error((err as Error).message);
         return 2;
@@ -96,15 +96,12 @@ async function main(argv: string[], load: ProgramLoader): Promise<number> {
     return 0;
 }
 
-/** `npm run synth -- <args>`: render `load`'s program (default index.ts) and exit with synth's code. */
+/**
+ * `npm run synth -- <args>`: render `load`'s program (default index.ts) and exit with synth's code;
+ * invalid config and every RunError are one line (./cli.ts).
+ */
 export function cli(argv: string[], load: ProgramLoader = () => import("../index")): void {
-    main(argv, load).then((code) => process.exit(code), (err: Error) => {
-        // Invalid config, and every RunError (deliberate ones, and what the program raised under
-        // mocks: scripts/mocks.ts), is one clear line per problem, not a trace.
-        const oneLine = err.name === "ConfigError" || pulumi.RunError.isInstance(err as unknown);
-        console.error(oneLine ? err.message : err.stack ?? String(err));
-        process.exit(1);
-    });
+    runCli(() => main(argv, load));
 }
 
 if (require.main === module) cli(process.argv.slice(2));

@@ -187,6 +187,15 @@ describe("npm run doctor / npm run up", () => {
         expect(doctor("staging", run, undefined, env)).toEqual([expect.stringMatching(/^aws: not found on PATH/)]);
     });
 
+    it("names a stack without a stack file, and the stacks there are, in one line", () => {
+        const root = project("config: {}\n");
+        try {
+            expect(doctor("nope", run, root, env)).toEqual(['stack "nope" does not exist: there is no Pulumi.nope.yaml (stacks: dev)']);
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    });
+
     it("reports invalid stack config as its one-line messages", () => {
         healthy();
         const root = project("config:\n  kubeforge:cluster:\n    kind:\n      workers: 0\n");

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ChildService, freePort, spawnService } from "../services/kit/test/support";
 import { main as hpaCheck } from "../scripts/hpa-check";
 import { main as loadMain } from "../scripts/load";
@@ -120,11 +120,22 @@ describe("npm run hpa-check", () => {
         expect(out).toEqual(["backend: no metrics yet (metrics-server has not reported); 1 replicas (desired 1, min 1, max 5)", "messages: no such HorizontalPodAutoscaler (there are: backend, reports)"]);
     });
 
+    it("reads a relative --file from the directory npm was run in (INIT_CWD), not the package root", () => {
+        writeFileSync(join(dir, "relative.json"), list(hpa("reports", 1, 2)));
+        vi.stubEnv("INIT_CWD", dir);
+        try {
+            expect(check("", ["--grows", "reports", "--file", "relative.json"])).toEqual({ code: 0, out: ["hpa-check: reports grew"] });
+        } finally {
+            vi.unstubAllEnvs();
+        }
+    });
+
     it("reads --file, and refuses unusable input in one line, exit 2", () => {
         const file = join(dir, "hpa.json");
         writeFileSync(file, list(hpa("reports", 1, 2)));
         expect(check("", ["--grows", "reports", "--file", file]).code).toBe(0);
-        expect(check("", ["--grows", "reports", "--file", join(dir, "nope.json")])).toEqual({ code: 2, out: [`--file ${join(dir, "nope.json")}: cannot read it (ENOENT)`] });
+        const missing = join(dir, "nope.json");
+        expect(check("", ["--grows", "reports", "--file", missing])).toEqual({ code: 2, out: [`--file ${missing}: cannot be read (${missing}: no such file); give a path relative to the directory you ran the command in, or an absolute one`] });
         expect(check("not json").out[0]).toMatch(/^stdin: is not JSON \(/);
         expect(check('{"kind":"List"}')).toEqual({ code: 2, out: ["stdin: is not the output of kubectl get hpa -o json (items: Invalid input: expected array, received undefined)"] });
         expect(check(list(), [])).toEqual({ code: 2, out: [expect.stringMatching(/^name at least one HorizontalPodAutoscaler; usage/)] });

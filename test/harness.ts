@@ -2,18 +2,15 @@
  * Test helpers: run the real program under Pulumi mocks for a stack (optionally with config
  * overrides) and query what it declared.
  */
-import { readdirSync } from "node:fs";
 import { vi } from "vitest";
 import { isPlainObject } from "../components/config";
 import { runUnderMocks, type ProgramRun, type RecordedResource } from "../scripts/mocks";
-import { PROJECT_ROOT, stackConfig } from "../scripts/stack-files";
+import { stackConfig } from "../scripts/stack-files";
 
 export type { RecordedResource } from "../scripts/mocks";
 
-/** Stacks that have a `Pulumi.<stack>.yaml`. */
-export function stackFiles(): string[] {
-    return readdirSync(PROJECT_ROOT).flatMap((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1] ?? []).sort();
-}
+/** Stacks that have a `Pulumi.<stack>.yaml` (scripts/stack-files.ts). */
+export { stackNames as stackFiles } from "../scripts/stack-files";
 
 /** Deep-merge `overrides` into `base`; a `null` override removes the key. */
 export function withOverrides(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {

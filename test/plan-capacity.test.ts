@@ -1,7 +1,10 @@
 // Capacity of `npm run plan` (scripts/plan/capacity.ts, declared.ts, platform-pods.ts) against
 // hand-computed cases: the AL2023 node formulas, one instance type, the prod stack, kind.
 import { describe, expect, it, vi } from "vitest";
+import { clusterAutoscalerChart, LOAD_BALANCER_CONTROLLER_CHART } from "../components/cluster/eks/controllers";
+import { CLUSTER_AUTOSCALER_RELEASES } from "../components/cluster/eks/values";
 import { settingsFromConfig } from "../components/config";
+import { METRICS_SERVER_CHART } from "../components/platform";
 import { runUnderMocks } from "../scripts/mocks";
 import {
     capacityVerdict,
@@ -16,7 +19,7 @@ import {
     PlanInputError,
 } from "../scripts/plan/capacity";
 import { declaredStack, withHost } from "../scripts/plan/declared";
-import { EKS_ADDON_PODS, helmReleasePods, KIND_SYSTEM_PODS } from "../scripts/plan/platform-pods";
+import { EKS_ADDON_PODS, HELM_CHART_PODS, helmReleasePods, KIND_SYSTEM_PODS } from "../scripts/plan/platform-pods";
 import { stackConfig } from "../scripts/stack-files";
 import { withOverrides } from "./harness";
 
@@ -84,11 +87,21 @@ describe("EKS AL2023 nodes (awslabs/amazon-eks-ami v20260724 nodeadm/internal/ku
 describe("platform pods", () => {
     it("takes replicas and requests from the program's Helm values over the chart's defaults", () => {
         expect(helmReleasePods("metrics-server", { replicas: 2, resources: { requests: { cpu: "50m", memory: "64Mi" } } })).toMatchObject({ replicas: 2, requests: { cpu: 50, memory: 64 * MI } });
-        // metrics-server-helm-chart-3.12.2 values.yaml: replicas 1, requests 100m / 200Mi.
+        // kubernetes-sigs/metrics-server metrics-server-helm-chart-3.13.1 charts/metrics-server/values.yaml: replicas 1, requests 100m / 200Mi.
         expect(helmReleasePods("metrics-server", {})).toMatchObject({ replicas: 1, requests: { cpu: 100, memory: 200 * MI } });
-        // aws/eks-charts aws-load-balancer-controller values.yaml: replicaCount 2, resources {}.
+        // aws/eks-charts chart 3.5.0 stable/aws-load-balancer-controller/values.yaml: replicaCount 2, resources {}.
         expect(helmReleasePods("aws-load-balancer-controller", {})).toMatchObject({ replicas: 2, requests: { cpu: 0, memory: 0 } });
+        // kubernetes/autoscaler cluster-autoscaler-chart-9.59.0 cluster-autoscaler/charts/cluster-autoscaler/values.yaml: replicaCount 1, resources {}.
+        expect(helmReleasePods("cluster-autoscaler", {})).toMatchObject({ replicas: 1, requests: { cpu: 0, memory: 0 } });
         expect(helmReleasePods("some-chart", {})).toBeUndefined();
+    });
+
+    it("reads each chart's defaults at the version the program pins (a chart bump re-reads its values.yaml here)", () => {
+        expect(HELM_CHART_PODS["metrics-server"]?.source).toContain(`metrics-server-helm-chart-${METRICS_SERVER_CHART.version} `);
+        for (const kubernetesVersion of Object.keys(CLUSTER_AUTOSCALER_RELEASES)) {
+            expect(HELM_CHART_PODS["cluster-autoscaler"]?.source).toContain(`cluster-autoscaler-chart-${clusterAutoscalerChart(kubernetesVersion).version} `);
+        }
+        expect(HELM_CHART_PODS["aws-load-balancer-controller"]?.source).toContain(`chart ${LOAD_BALANCER_CONTROLLER_CHART.version} `);
     });
 });
 

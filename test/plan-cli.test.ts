@@ -3,9 +3,10 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { Runner } from "../components/runner";
 import { dockerHost, plan } from "../scripts/plan";
 import { PROJECT_ROOT } from "../scripts/stack-files";
 
@@ -104,6 +105,20 @@ describe("npm run plan", () => {
         expect([neg.code, neg.err]).toEqual([2, `${file}: services.backend[0].rps: -1 must be at least 0 (requests per second)`]);
     });
 
+    it("a service the calibration does not list needs every cost key in the load file", async () => {
+        const dir = tmp();
+        const calibration = JSON.parse(readFileSync(join(PROJECT_ROOT, "services", "calibration.json"), "utf8")) as { services: Record<string, unknown> };
+        delete calibration.services.backend;
+        writeFileSync(join(dir, "calibration.json"), JSON.stringify(calibration));
+        const load = join(dir, "load.yaml");
+        writeFileSync(load, "duration: 60\nservices:\n  backend: [{ at: 0, rps: 5 }]\ncalibration:\n  backend: { cpuPerRequest: 1, idleCpu: 1, memory: 90Mi, maxCpu: 1000 }\n");
+        const args = ["dev", "--load", load, "--calibration", join(dir, "calibration.json"), "--host-cpus", "8", "--host-memory", "16Gi", "--out", dir];
+        const partial = await run(args);
+        expect([partial.code, partial.err]).toEqual([2, `${load}: calibration.backend: (missing) ${relative(PROJECT_ROOT, join(dir, "calibration.json"))} has no entry for backend; give calibration.backend { cpuPerRequest, idleCpu, memory, maxCpu, startSeconds } in the load file`]);
+        writeFileSync(load, "duration: 60\nservices:\n  backend: [{ at: 0, rps: 5 }]\ncalibration:\n  backend: { cpuPerRequest: 1, idleCpu: 1, memory: 90Mi, maxCpu: 1000, startSeconds: 1 }\n");
+        expect((await run(args)).code).toBe(0);
+    });
+
     it("an invalid stack config: the config's own lines, exit 2", async () => {
         const file = join(tmp(), "Pulumi.bad.yaml");
         writeFileSync(file, "config:\n  kubeforge:services:\n    backend:\n      replicas: { min: 4, max: 2 }\n");
@@ -129,6 +144,19 @@ describe("npm run plan", () => {
         expect(r.out).toMatch(/^ {2}backend .* 5 \/ 5 .* 0$/m);
     });
 
+    it("as a command: an error the program raises under mocks is one line, as synth prints it, and exit 1", () => {
+        const file = join(tmp(), "Pulumi.raising.yaml");
+        writeFileSync(file, "config: {}\n");
+        const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
+        const entry = `require("./scripts/plan").cli(["raising", "--stack-file", ${JSON.stringify(file)}, "--out", ${JSON.stringify(tmp())}], () => import("./test/programs/raises-in-apply"))`;
+        const r = spawnSync(tsx, ["-e", entry], { encoding: "utf8", cwd: PROJECT_ROOT });
+        expect(r.stderr.trim().split("\n")).toEqual([
+            "the program failed under Pulumi mocks (a real preview fails too; what the failing value fed was never declared): " +
+            `error serializing property "spec": the network has no IPv4 subnet (fc00:f853:ccd:e793::/64) (test/programs/raises-in-apply.ts:13)`,
+        ]);
+        expect(r.status).toBe(1);
+    });
+
     it("as a command: a stack that does not exist is one line on stderr and exit 2", () => {
         const tsx = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
         const r = spawnSync(tsx, [join(PROJECT_ROOT, "scripts", "plan.ts"), "nope"], { encoding: "utf8", cwd: PROJECT_ROOT });
@@ -138,10 +166,39 @@ describe("npm run plan", () => {
     });
 });
 
+/**
+ * A docker CLI whose current context is the default socket, with daemons by endpoint answering
+ * `docker --host H info --format '{{json .}}'` (docker/cli v29.7.2); every command line recorded.
+ */
+function dockerCli(daemons: Record<string, Record<string, unknown>>): { run: Runner; calls: string[][] } {
+    const calls: string[][] = [];
+    const run: Runner = (command, args) => {
+        calls.push([command, ...args]);
+        if (args[0] === "context") return { status: 0, stdout: `${JSON.stringify({ Name: "default", Endpoints: { docker: { Host: "unix:///var/run/docker.sock" } }, TLSMaterial: {} })}\n`, stderr: "" };
+        const info = args[0] === "--host" && args[2] === "info" ? daemons[args[1] ?? ""] : undefined;
+        if (info === undefined) return { status: 1, stdout: "", stderr: `Cannot connect to the Docker daemon at ${args[1]}. Is the docker daemon running?\n` };
+        return { status: 0, stdout: `${JSON.stringify(info)}\n`, stderr: "" };
+    };
+    return { run, calls };
+}
+
 describe("kind's Docker host", () => {
-    it("comes from the flags, else docker info (NCPU, MemTotal), else this machine, saying so", () => {
-        expect(dockerHost("4", "8Gi", () => undefined)).toEqual({ cpus: 4, memoryBytes: 8 * 2 ** 30, source: "--host-cpus, --host-memory" });
-        expect(dockerHost(undefined, undefined, () => JSON.stringify({ NCPU: 12, MemTotal: 16_000_000_000 }))).toEqual({ cpus: 12, memoryBytes: 16_000_000_000, source: "docker info" });
-        expect(dockerHost(undefined, undefined, () => undefined).source).toMatch(/^this machine \(Docker is not reachable/);
+    const daemon = { ID: "3f2a9c1e", ServerVersion: "29.7.2", NCPU: 12, MemTotal: 16_000_000_000 };
+
+    it("comes from the flags, else the daemon the doctor asks (NCPU, MemTotal), else this machine, saying so", () => {
+        expect(dockerHost("4", "8Gi", dockerCli({}).run, {})).toEqual({ cpus: 4, memoryBytes: 8 * 2 ** 30, source: "--host-cpus, --host-memory" });
+        const docker = dockerCli({ "unix:///var/run/docker.sock": daemon });
+        expect(dockerHost(undefined, undefined, docker.run, {})).toEqual({ cpus: 12, memoryBytes: 16_000_000_000, source: "docker info" });
+        // The endpoint is resolved as components/docker-endpoint.ts does for the doctor and the program.
+        expect(docker.calls).toContainEqual(["docker", "--host", "unix:///var/run/docker.sock", "info", "--format", "{{json .}}"]);
+        expect(dockerHost(undefined, undefined, dockerCli({}).run, {}).source).toMatch(/^this machine \(Docker is not reachable/);
+    });
+
+    it("asks the daemon at DOCKER_HOST; with DOCKER_CONTEXT set (refused by the doctor) it uses this machine", () => {
+        const docker = dockerCli({ "tcp://127.0.0.1:2375": { ...daemon, NCPU: 4 } });
+        expect(dockerHost(undefined, undefined, docker.run, { DOCKER_HOST: "tcp://127.0.0.1:2375" })).toMatchObject({ cpus: 4, source: "docker info" });
+        const refused = dockerCli({ "unix:///var/run/docker.sock": daemon });
+        expect(dockerHost(undefined, undefined, refused.run, { DOCKER_CONTEXT: "colima" }).source).toMatch(/^this machine \(Docker is not reachable/);
+        expect(refused.calls).toEqual([]);
     });
 });

@@ -1,5 +1,8 @@
 // The autoscaling preview of `npm run plan`: the load file, pod start-up from the probes, CPU
 // sharing, the simulation (scripts/plan/simulate.ts) and the picture (svg.ts).
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it, vi } from "vitest";
 import { settingsFromConfig } from "../components/config";
@@ -8,7 +11,7 @@ import { type CapacityModel, eksNodeShape, instanceType, PlanInputError } from "
 import { declaredStack, type DeclaredService, withHost } from "../scripts/plan/declared";
 import { parseLoad, ratePerSecond } from "../scripts/plan/load";
 import { EKS_ADDON_PODS } from "../scripts/plan/platform-pods";
-import { neededReplicas, summarize } from "../scripts/plan/report";
+import { neededReplicas, readCalibration, summarize } from "../scripts/plan/report";
 import { DEFAULT_SIM, readyDelay, type ServiceCost, shareCpu, simulate, type SimService } from "../scripts/plan/simulate";
 import { planSvg } from "../scripts/plan/svg";
 import { stackConfig } from "../scripts/stack-files";
@@ -49,6 +52,16 @@ describe("load file", () => {
         expect(bad("{ services: {} }")).toBe("load.yaml: duration: (missing) is not a number of seconds");
         expect(bad("duration: [1, 2")).toMatch(/^load\.yaml: is not YAML \(/);
         expect(bad("{ duration: 60, calibration: { backend: { memory: lots } } }")).toBe('load.yaml: calibration.backend.memory: "lots" is not a memory quantity (e.g. 90Mi)');
+    });
+
+    it("refuses a calibration file that is missing or not JSON, one line naming it", () => {
+        const dir = mkdtempSync(join(tmpdir(), "kubeforge-calibration-"));
+        const missing = join(dir, "calibration.json");
+        expect(() => readCalibration(missing)).toThrow(new PlanInputError(`${missing}: cannot read the calibration (ENOENT: no such file or directory, open '${missing}'); run npm run bench:services`));
+        const broken = join(dir, "broken.json");
+        writeFileSync(broken, '{"services": {');
+        expect(() => readCalibration(broken)).toThrow(PlanInputError);
+        expect(() => readCalibration(broken)).toThrow(new RegExp(`^${broken.replace(/[.]/g, "\\.")}: is not JSON \\([^\n]*\\)$`));
     });
 
     it("holds each rate until the next point, or ramps linearly", () => {

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ChildService, spawnService } from "../services/kit/test/support";
 import { RedisServer } from "../services/messages/test/redis-server";
 import { baseUrl, main, parseEndpoints, SmokeInputError } from "../scripts/smoke";
@@ -60,6 +60,16 @@ describe("npm run smoke against the running services", () => {
         expect(result).toEqual({ code: 0, out: ["messages: ok", "reports: ok", "backend: ok"], err: [] });
     });
 
+    it("reads a relative --endpoints FILE from the directory npm was run in (INIT_CWD), not the package root", async () => {
+        file("relative.json", endpoints());
+        vi.stubEnv("INIT_CWD", dir);
+        try {
+            expect(await smoke(["dev", "--endpoints", "relative.json"])).toEqual({ code: 0, out: ["messages: ok", "reports: ok", "backend: ok"], err: [] });
+        } finally {
+            vi.unstubAllEnvs();
+        }
+    });
+
     it("uses the address when a url is empty, and says so", async () => {
         const address = new URL(services.messages!.url).host;
         const result = await smoke(["dev", "--endpoints", file("no-url.json", endpoints({ messages: { url: "" } }))]);
@@ -102,7 +112,8 @@ describe("npm run smoke with unusable input: one line, exit 2", () => {
     };
 
     it("a missing FILE", async () => {
-        expect(await unusable(["dev", "--endpoints", join(dir, "nope.json")])).toBe(`--endpoints ${join(dir, "nope.json")}: cannot read it (ENOENT)`);
+        const path = join(dir, "nope.json");
+        expect(await unusable(["dev", "--endpoints", path])).toBe(`--endpoints ${path}: cannot be read (${path}: no such file); give a path relative to the directory you ran the command in, or an absolute one`);
     });
 
     it("malformed JSON", async () => {

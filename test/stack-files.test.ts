@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_NAMESPACE, TOP_LEVEL_KEYS } from "../components/config";
-import { readProjectFile, stackConfig } from "../scripts/stack-files";
+import { readProjectFile, stackConfig, StackFileError } from "../scripts/stack-files";
 import { stackFiles } from "./harness";
 
 describe("Pulumi.yaml", () => {
@@ -31,6 +31,15 @@ describe("stackConfig", () => {
         const root = project("  size:\n    type: integer\n    default: 2\n  shape:\n    value: {a: 1}\n  aws:region: eu-west-1\n");
         writeFileSync(join(root, "Pulumi.test.yaml"), "config:\n  demo:shape: {b: 2}\n");
         expect(stackConfig("test", { root })).toEqual({ "demo:size": 2, "demo:shape": { b: 2 }, "aws:region": "eu-west-1" });
+    });
+
+    it("names a stack without a stack file in one line, with the stacks there are and the command's option for another file", () => {
+        const root = project("  size:\n    default: 2\n");
+        writeFileSync(join(root, "Pulumi.test.yaml"), "config: {}\n");
+        writeFileSync(join(root, "Pulumi.other.yaml"), "config: {}\n");
+        expect(() => stackConfig("nope", { root })).toThrow(new StackFileError('stack "nope" does not exist: there is no Pulumi.nope.yaml (stacks: other, test)'));
+        expect(() => stackConfig("nope", { root, stackFileOption: "--stack-file" })).toThrow('stack "nope" does not exist: there is no Pulumi.nope.yaml (stacks: other, test); or give --stack-file FILE');
+        expect(stackConfig("nope", { root, stackFile: join(root, "Pulumi.test.yaml") })).toEqual({ "demo:size": 2 });
     });
 
     it("refuses, as the CLI does, a stack that leaves out a key declared without default or value", () => {

@@ -23,6 +23,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
+import { show, valueAt } from "../../components/config";
 import { MEMORY_QUANTITY, memoryBytes } from "../../components/formats";
 import { PlanInputError } from "./capacity";
 import type { ServiceCost } from "./simulate";
@@ -51,6 +52,9 @@ const loadSchema = z.strictObject({
     cluster: z.strictObject({ podStartSeconds: nonNegative.optional(), nodeProvisionSeconds: nonNegative.optional() }).default({}),
 });
 
+/** The calibration keys a load file may override per service; all of them make a service's cost without services/calibration.json. */
+export const COST_KEYS = Object.keys(costOverride.shape) as (keyof z.infer<typeof costOverride>)[];
+
 /** A validated load file. */
 export type LoadFile = z.infer<typeof loadSchema>;
 /** Per-service overrides of the calibration. */
@@ -60,16 +64,11 @@ function keyOf(path: readonly PropertyKey[]): string {
     return path.reduce<string>((k, p) => (typeof p === "number" ? `${k}[${p}]` : k === "" ? String(p) : `${k}.${String(p)}`), "");
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-    return path.reduce<unknown>((v, p) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined), root);
-}
-
 /** One line per zod issue: `<file>: <key>: <value> <message>`. */
 export function issueLines(file: string, error: z.ZodError, input: unknown): string[] {
     return error.issues.map((issue) => {
         if (issue.code === "unrecognized_keys") return `${file}: ${keyOf([...issue.path, issue.keys[0] ?? ""])}: is not a known key`;
-        const value = valueAt(input, issue.path);
-        return `${file}: ${keyOf(issue.path)}: ${value === undefined ? "(missing)" : JSON.stringify(value)} ${issue.message}`;
+        return `${file}: ${keyOf(issue.path)}: ${show(valueAt(input, issue.path))} ${issue.message}`;
     });
 }
 

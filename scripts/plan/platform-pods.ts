@@ -77,19 +77,19 @@ export const HELM_CHART_PODS: Readonly<Record<string, ChartPods>> = {
         replicasKey: "replicas",
         replicas: 1,
         requests: { cpu: 100, memory: 200 * MI },
-        source: "kubernetes-sigs/metrics-server tag metrics-server-helm-chart-3.12.2 charts/metrics-server/values.yaml (replicas: 1; resources.requests 100m/200Mi; addonResizer off)",
+        source: "kubernetes-sigs/metrics-server tag metrics-server-helm-chart-3.13.1 charts/metrics-server/values.yaml (replicas: 1; resources.requests 100m/200Mi; addonResizer off)",
     },
     "cluster-autoscaler": {
         replicasKey: "replicaCount",
         replicas: 1,
         requests: { cpu: 0, memory: 0 },
-        source: "kubernetes/autoscaler tag cluster-autoscaler-chart-9.51.0 charts/cluster-autoscaler/values.yaml (replicaCount: 1; resources: {})",
+        source: "kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0 cluster-autoscaler/charts/cluster-autoscaler/values.yaml (replicaCount: 1; resources: {})",
     },
     "aws-load-balancer-controller": {
         replicasKey: "replicaCount",
         replicas: 2,
         requests: { cpu: 0, memory: 0 },
-        source: "aws/eks-charts stable/aws-load-balancer-controller/values.yaml at chart 1.11.0 (e60a7cb) and 3.5.0 (5239609): replicaCount: 2; resources: {}",
+        source: "aws/eks-charts stable/aws-load-balancer-controller/values.yaml at chart 3.5.0 (5239609): replicaCount: 2; resources: {}",
     },
 };
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseJsonText } from "../json-text";
 import { PlanInputError } from "./capacity";
 import { issueLines } from "./load";
 import type { ServiceCost, ServiceResult, SimService } from "./simulate";
@@ -105,12 +106,13 @@ export type Calibration = z.infer<typeof calibrationSchema>;
 
 /** Read and check the calibration file. */
 export function readCalibration(file: string): Calibration {
-    let doc: unknown;
+    let text: string;
     try {
-        doc = JSON.parse(readFileSync(file, "utf8"));
+        text = readFileSync(file, "utf8");
     } catch (e) {
         throw new PlanInputError(`${file}: cannot read the calibration (${(e as Error).message}); run npm run bench:services`);
     }
+    const doc = parseJsonText(text, file, (line) => new PlanInputError(line));
     const parsed = calibrationSchema.safeParse(doc);
     if (!parsed.success) throw new PlanInputError(issueLines(file, parsed.error, doc).join("\n"));
     return parsed.data;

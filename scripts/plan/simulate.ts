@@ -53,7 +53,7 @@ export interface SimOptions {
     nodeProvisionSeconds: number;
     /** Cluster Autoscaler `--scan-interval` (cluster-autoscaler-1.35.2 config/const.go DefaultScanInterval: 10 s). */
     scanInterval: number;
-    /** metrics-server `--metric-resolution` (chart 3.12.2 defaultArgs: 15s). */
+    /** metrics-server `--metric-resolution` (chart 3.13.1 values.yaml defaultArgs: 15s). */
     metricResolution: number;
     /** Second (mod the sync period) the HPA controller syncs at; metrics-server scrapes at 0 mod its resolution. Default 5. */
     hpaOffset: number;
@@ -407,7 +407,7 @@ function cloneNode(n: SimNode): SimNode {
 }
 
 /**
- * What metrics-server reports for a pod (v0.7.2 pkg/storage/types.go: CPU is the rate between
+ * What metrics-server reports for a pod (v0.8.1 pkg/storage/types.go: CPU is the rate between
  * the last two scrapes, as nanocores; the HPA reads `MilliValue()`, which rounds up). A pod is
  * reported once it has two scrapes, or one that came 10-15 s after its start (pkg/storage/pod.go
  * `freshContainerMinMetricsResolution`: a synthetic first point at the start, CPU 0).
