@@ -31,6 +31,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { kubeforgeLabels } from "../../microservice";
 import { eksAccessPolicyArn } from "./iam";
 
 /** Kubernetes group the preview principal's access entry puts it in; the Roles below bind it. */
@@ -62,14 +63,7 @@ export function previewSecretsRules(secrets: readonly string[]): k8s.types.input
 
 /** A Role `role` in `namespace` with `rules`, bound to {@link PREVIEW_GROUP}, both named `name` in Pulumi and labelled as part of `instance`. */
 function previewRole(name: string, instance: string, role: string, namespace: pulumi.Input<string>, rules: k8s.types.input.rbac.v1.PolicyRule[], opts: pulumi.CustomResourceOptions): void {
-    const labels = {
-        "app.kubernetes.io/name": role,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": "ci-access",
-        "app.kubernetes.io/part-of": "kubeforge",
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
-    const metadata = { name: role, namespace, labels };
+    const metadata = { name: role, namespace, labels: kubeforgeLabels(role, instance, "ci-access") };
     const created = new k8s.rbac.v1.Role(name, { metadata, rules }, opts);
     new k8s.rbac.v1.RoleBinding(
         name,

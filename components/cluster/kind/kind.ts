@@ -22,6 +22,7 @@ import { stringify } from "yaml";
 import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
 import { daemonPlatform, thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
+import { kubeforgeLabels } from "../../microservice";
 import { CLOUD_PROVIDER_KIND_LABEL, lbPortsOf } from "../../prerequisites";
 import { kindClusterName, kindLoadBalancerPorts, type KindSettings } from "./config";
 import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
@@ -239,13 +240,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             metadata: {
                 name: "local-registry-hosting",
                 namespace: "kube-public",
-                labels: {
-                    "app.kubernetes.io/name": "local-registry-hosting",
-                    "app.kubernetes.io/instance": clusterName,
-                    "app.kubernetes.io/component": "registry",
-                    "app.kubernetes.io/part-of": "kubeforge",
-                    "app.kubernetes.io/managed-by": "pulumi",
-                },
+                labels: kubeforgeLabels("local-registry-hosting", clusterName, "registry"),
             },
             data: {
                 "localRegistryHosting.v1": stringify({ host: registryHost, help: "https://kind.sigs.k8s.io/docs/user/local-registry/" }),
