@@ -292,7 +292,13 @@ export function buildInputs(build: BuildSettings, root: string): BuildInputs {
     const { context, dockerfile } = buildPaths(build, root);
     const all = contextFiles(context, dockerfile);
     const sources = dockerfileSources(readFileSync(dockerfile, "utf8"), build);
-    const inputs: BuildInputs = "wholeContext" in sources ? { files: all, wholeContext: sources.wholeContext } : { files: all.filter((file) => sources.paths.map(sourceMatcher).some((take) => take(file))) };
+    let inputs: BuildInputs;
+    if ("wholeContext" in sources) {
+        inputs = { files: all, wholeContext: sources.wholeContext };
+    } else {
+        const takes = sources.paths.map(sourceMatcher);
+        inputs = { files: all.filter((file) => takes.some((take) => take(file))) };
+    }
     const link = inputs.files.find((file) => lstatSync(join(context, file)).isSymbolicLink());
     if (link !== undefined) throw new Error(`${link} is a symbolic link; replace it with the file, or leave it out in ${ignoreFile(context, dockerfile) ? "the" : "a"} .dockerignore`);
     return inputs;
