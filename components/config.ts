@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { eksSchema, eksStackProblems } from "./cluster/eks/config";
 import { existingClusterShape } from "./cluster/existing/config";
-import { kindSchema, kindStackProblems } from "./cluster/kind/config";
+import { kindLoadBalancerPorts, kindSchema, kindStackProblems, type KindSettings } from "./cluster/kind/config";
 import { CLUSTER_FLAVOURS } from "./cluster/types";
 import { cpu, DNS_LABEL, imageReferenceProblem, memory, percent, resourceLimitIssues } from "./formats";
 import { IN_CLUSTER_DEFAULTS, resolveStore, STORE_NAME, storeSchema, type StoreSettings } from "./store/config";
@@ -185,6 +185,15 @@ export interface Settings {
     services: ServiceSettings[];
 }
 
+/**
+ * The host port of each service's load balancer on kind ({@link kindLoadBalancerPorts}, with the
+ * default services in their fixed slots): the ports the kind cluster publishes, the doctor checks
+ * and {@link parseSettings} validates, computed here alone so that they never drift apart.
+ */
+export function kindServicePorts(kind: Pick<KindSettings, "lbPortBase">, services: readonly Pick<ServiceSettings, "name">[]): Map<string, number> {
+    return kindLoadBalancerPorts(kind.lbPortBase, services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsing
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +327,7 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     const services = parseServices(raw.services, problems);
 
     if (cluster.success && cluster.data.flavour === "kind") {
-        problems.push(...kindStackProblems(cluster.data.kind, services.map((s) => s.name), DEFAULT_SERVICE_NAMES, CONFIG_NAMESPACE));
+        problems.push(...kindStackProblems(cluster.data.kind, kindServicePorts(cluster.data.kind, services), CONFIG_NAMESPACE));
     }
     if (cluster.success && cluster.data.flavour === "eks") {
         const internal = services.filter((s) => s.loadBalancer === "internal").map((s) => s.name);

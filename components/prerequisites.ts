@@ -12,9 +12,9 @@
  * (components/docker-host.ts) and hands the daemon it checked to the docker provider, so the
  * doctor, the provider and kind all talk to one daemon.
  */
-import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
+import { kindServicePorts, type Settings } from "./config";
 import { daemonIsWsl2, daemonRunsHere, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
-import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
+import { KIND_RELEASE, kindClusterName, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
 
@@ -143,7 +143,7 @@ export function stackNeeds(settings: Settings): StackNeeds {
     const builds = settings.services.some((s) => s.build !== undefined);
     if (settings.cluster.flavour !== "kind") return { flavour: settings.cluster.flavour, builds };
     const kind = settings.cluster.kind;
-    const ports = kindLoadBalancerPorts(kind.lbPortBase, settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
+    const ports = kindServicePorts(kind, settings.services);
     const lbPorts = new Map(settings.services.filter((s) => s.loadBalancer !== "none").map((s) => [s.name, ports.get(s.name)!]));
     return {
         flavour: "kind",

@@ -70,11 +70,11 @@ export function kindLoadBalancerPorts(base: number, services: readonly string[],
 }
 
 /**
- * Rules of the kind block that need the services: their load balancers' host ports must fit below
- * 65536 and miss the registry's port. One line per problem.
+ * Rules of the kind block that need the services: their load balancers' host ports (`ports`, from
+ * {@link kindLoadBalancerPorts}) must fit below 65536 and miss the registry's port. One line per
+ * problem.
  */
-export function kindStackProblems(kind: KindSettings, services: readonly string[], builtIns: readonly string[], ns: string): string[] {
-    const ports = kindLoadBalancerPorts(kind.lbPortBase, services, builtIns);
+export function kindStackProblems(kind: KindSettings, ports: ReadonlyMap<string, number>, ns: string): string[] {
     const all = [...ports.values()];
     if (all.length === 0) return [];
     const [low, high] = [Math.min(...all), Math.max(...all)];
