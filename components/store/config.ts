@@ -150,7 +150,7 @@ export function resolveStore(block: z.infer<typeof storeSchema>, ctx: StoreConte
     }
     switch (kind) {
         case "incluster":
-            return problems.length > 0 ? { problems } : { settings: { kind, ...inClusterSchema.parse(block.incluster ?? {}) }, problems };
+            return problems.length > 0 ? { problems } : { settings: { kind, ...(block.incluster ?? inClusterSchema.parse({})) }, problems };
         case "elasticache": {
             const e = block.elasticache ?? elastiCacheSchema.parse({});
             const defaults = ctx.production ? ELASTICACHE_DEFAULTS.production : ELASTICACHE_DEFAULTS.other;
