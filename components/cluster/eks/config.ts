@@ -4,8 +4,8 @@
  * config. Composed into the stack's schema by components/config.ts.
  */
 import { z } from "zod";
-import { cidr, percent } from "../../formats";
-import { CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
+import { cidr, parseCidr, percent } from "../../formats";
+import { CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
 
 const iamPrincipalArn = (exampleRole: string) =>
     z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, `is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/${exampleRole})`);
