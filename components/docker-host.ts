@@ -18,7 +18,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { machine } from "node:os";
 import type { Settings } from "./config";
 import { kernelRelease, thisMachine, type DockerDaemon } from "./docker-endpoint";
-import { machinePreflight, stackNeeds, systemRunner, type Preflight } from "./prerequisites";
+import { machinePreflight, stackNeeds, type Preflight } from "./prerequisites";
+import { systemRunner } from "./runner";
 import { runningUnderMocks } from "./runtime";
 
 /** A checked Docker daemon and the explicit provider that talks to it. */

@@ -18,8 +18,6 @@ import { KIND_RELEASE, kindClusterName, lbPortMappingOn, lbPortsPublished } from
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
 
-export { systemRunner, type Runner, type RunResult } from "./runner";
-
 /** A command-line tool, how to ask for its version, and where to get it. */
 export interface Tool {
     /** Program name on PATH. */
