@@ -27,8 +27,6 @@ import { CLOUD_PROVIDER_KIND_LABEL, lbPortsOf } from "../../prerequisites";
 import { kindClusterName, type KindSettings } from "./config";
 import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
 
-export { kindClusterName } from "./config";
-
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
 export const REGISTRY_IMAGE = "registry:2.8.3";
 
