@@ -14,7 +14,7 @@
  */
 import { kindServicePorts, type Settings } from "./config";
 import { daemonIsWsl2, daemonRunsHere, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
-import { KIND_RELEASE, kindClusterName, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
+import { KIND_RELEASE, kindClusterName } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
 
@@ -237,14 +237,20 @@ export function publishedHostPorts(ports: string): number[] {
 }
 
 /**
- * Whether cloud-provider-kind publishes load-balancer ports on this machine, and whether it is told
- * to (`--enable-lb-port-mapping`), for the kind block's `lbPortMapping` as configured (undefined:
- * the daemon and this machine decide: components/cluster/kind/config.ts lbPortMappingOn).
+ * Whether cloud-provider-kind is told to publish load-balancer ports on the host
+ * (`--enable-lb-port-mapping`), and whether it publishes them, for the kind block's
+ * `lbPortMapping` as configured.
+ * - Port mapping: as configured, else where this machine cannot reach the kind network because
+ *   the daemon runs in a VM (macOS, Windows, and Docker Desktop, Colima or Rancher Desktop on
+ *   Linux: components/docker-endpoint.ts daemonRunsHere) and in WSL2, where cloud-provider-kind
+ *   would otherwise pick tunnel mode, which publishes the same ports and then fails to set up
+ *   tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
+ * - Published: with port mapping, or in tunnel mode (WSL2).
  */
 export function lbPortsOf(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, machine: HostMachine): { portMapping: boolean; published: boolean } {
     const wsl2 = daemonIsWsl2(daemon);
-    const portMapping = lbPortMappingOn(configured, daemonRunsHere(daemon, machine), wsl2);
-    return { portMapping, published: lbPortsPublished(portMapping, wsl2) };
+    const portMapping = configured ?? (!daemonRunsHere(daemon, machine) || wsl2);
+    return { portMapping, published: portMapping || wsl2 };
 }
 
 /**

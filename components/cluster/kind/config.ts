@@ -90,20 +90,3 @@ export function kindStackProblems(kind: KindSettings, ports: ReadonlyMap<string,
     }
     return problems;
 }
-
-/**
- * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where this
- * machine cannot reach the kind network because the daemon runs in a VM (macOS, Windows, and
- * Docker Desktop, Colima or Rancher Desktop on Linux: components/docker-endpoint.ts
- * daemonRunsHere) and in WSL2, where cloud-provider-kind would otherwise pick tunnel mode, which
- * publishes the same ports and then fails to set up tunnels in its container (v0.11.1
- * `cmd/app.go`, `pkg/loadbalancer/server.go`).
- */
-export function lbPortMappingOn(configured: boolean | undefined, daemonRunsHere: boolean, daemonIsWsl2: boolean): boolean {
-    return configured ?? (!daemonRunsHere || daemonIsWsl2);
-}
-
-/** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */
-export function lbPortsPublished(portMapping: boolean, daemonIsWsl2: boolean): boolean {
-    return portMapping || daemonIsWsl2;
-}
