@@ -10,9 +10,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { eksSchema, eksStackProblems } from "./cluster/eks/config";
 import { existingClusterShape } from "./cluster/existing/config";
-import { kindSchema, kindStackProblems } from "./cluster/kind/config";
+import { kindLoadBalancerPorts, kindSchema, kindStackProblems, type KindSettings } from "./cluster/kind/config";
 import { CLUSTER_FLAVOURS } from "./cluster/types";
-import { CPU_QUANTITY, cpuMillis, DNS_LABEL, imageReferenceProblem, MEMORY_QUANTITY, memoryBytes, percent } from "./formats";
+import { cpu, DNS_LABEL, imageReferenceProblem, memory, percent, resourceLimitIssues } from "./formats";
 import { IN_CLUSTER_DEFAULTS, resolveStore, STORE_NAME, storeSchema, type StoreSettings } from "./store/config";
 
 /** The config namespace: every key is `kubeforge:<key>`. */
@@ -35,9 +35,6 @@ export class ConfigError extends pulumi.RunError {
 // ---------------------------------------------------------------------------------------------
 // Schemas
 // ---------------------------------------------------------------------------------------------
-
-const cpu = z.string().regex(CPU_QUANTITY, "is not a CPU quantity (e.g. 250m, 0.5, 2)");
-const memory = z.string().regex(MEMORY_QUANTITY, "is not a memory quantity (e.g. 128Mi, 1Gi)");
 
 const buildSchema = z.strictObject({
     /** Docker build context, relative to the project root. */
@@ -88,13 +85,7 @@ const serviceSchema = z
         if (s.replicas.max < s.replicas.min) {
             ctx.addIssue({ code: "custom", path: ["replicas", "max"], message: `is below min ${s.replicas.min}` });
         }
-        if (memoryBytes(s.resources.limits.memory) < memoryBytes(s.resources.requests.memory)) {
-            ctx.addIssue({ code: "custom", path: ["resources", "limits", "memory"], message: `is below the request ${s.resources.requests.memory}` });
-        }
-        const cpuLimit = s.resources.limits.cpu;
-        if (cpuLimit !== undefined && cpuMillis(cpuLimit) < cpuMillis(s.resources.requests.cpu)) {
-            ctx.addIssue({ code: "custom", path: ["resources", "limits", "cpu"], message: `is below the request ${s.resources.requests.cpu}` });
-        }
+        resourceLimitIssues(s.resources, ctx);
         if (s.image !== undefined && s.build !== undefined) {
             ctx.addIssue({ code: "custom", path: ["image"], message: "is set together with build; give exactly one of image and build" });
         } else if (s.image === undefined && s.build === undefined) {
@@ -192,6 +183,15 @@ export interface Settings {
     store: StoreSettings;
     /** Enabled services only, in config order (the three defaults first). */
     services: ServiceSettings[];
+}
+
+/**
+ * The host port of each service's load balancer on kind ({@link kindLoadBalancerPorts}, with the
+ * default services in their fixed slots): the ports the kind cluster publishes, the doctor checks
+ * and {@link parseSettings} validates, computed here alone so that they never drift apart.
+ */
+export function kindServicePorts(kind: Pick<KindSettings, "lbPortBase">, services: readonly Pick<ServiceSettings, "name">[]): Map<string, number> {
+    return kindLoadBalancerPorts(kind.lbPortBase, services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ export function parseSettings(raw: RawConfig, project: string, stack: string, pr
     const services = parseServices(raw.services, problems);
 
     if (cluster.success && cluster.data.flavour === "kind") {
-        problems.push(...kindStackProblems(cluster.data.kind, services.map((s) => s.name), DEFAULT_SERVICE_NAMES, CONFIG_NAMESPACE));
+        problems.push(...kindStackProblems(cluster.data.kind, kindServicePorts(cluster.data.kind, services), CONFIG_NAMESPACE));
     }
     if (cluster.success && cluster.data.flavour === "eks") {
         const internal = services.filter((s) => s.loadBalancer === "internal").map((s) => s.name);

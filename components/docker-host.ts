@@ -18,7 +18,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { machine } from "node:os";
 import type { Settings } from "./config";
 import { kernelRelease, thisMachine, type DockerDaemon } from "./docker-endpoint";
-import { machinePreflight, stackNeeds, systemRunner, type Preflight } from "./prerequisites";
+import { machinePreflight, stackNeeds, type Preflight } from "./prerequisites";
+import { systemRunner } from "./runner";
 import { runningUnderMocks } from "./runtime";
 
 /** A checked Docker daemon and the explicit provider that talks to it. */
@@ -70,13 +71,14 @@ export class DockerHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:docker:DockerHost", name, {}, opts);
+        const needs = stackNeeds(args.settings);
         const preflight = args.preflight
-            ?? (runningUnderMocks() ? () => ({ problems: [], daemon: MOCK_DOCKER_DAEMON }) : () => machinePreflight(systemRunner(), process.env, stackNeeds(args.settings)));
+            ?? (runningUnderMocks() ? () => ({ problems: [], daemon: MOCK_DOCKER_DAEMON }) : () => machinePreflight(systemRunner(), process.env, needs));
         const { problems, daemon } = preflight();
         if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
         if (daemon === undefined) throw new pulumi.RunError("docker: no daemon was checked; run `npm run doctor`");
         this.daemon = daemon;
-        if (stackNeeds(args.settings).kind !== undefined) {
+        if (needs.kind !== undefined) {
             this.provider = new docker.Provider(`${name}-provider`, { host: daemon.endpoint.host }, { parent: this });
         }
         // No outputs: the endpoint is this machine's, and the state of a stack previewed from CI and

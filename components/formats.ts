@@ -57,6 +57,28 @@ export function pinnedByTagAndDigest(ref: string): boolean {
 /** A whole percentage, 1 to 100. */
 export const percent = z.number().int("must be a whole number").min(1, "must be at least 1").max(100, "must be at most 100");
 
+/** A CPU quantity ({@link CPU_QUANTITY}). */
+export const cpu = z.string().regex(CPU_QUANTITY, "is not a CPU quantity (e.g. 250m, 0.5, 2)");
+/** A memory quantity ({@link MEMORY_QUANTITY}). */
+export const memory = z.string().regex(MEMORY_QUANTITY, "is not a memory quantity (e.g. 128Mi, 1Gi)");
+
+/** Container resources as the config schemas parse them: the CPU limit is optional. */
+export interface ResourceQuantities {
+    requests: { cpu: string; memory: string };
+    limits: { cpu?: string; memory: string };
+}
+
+/** Adds an issue at `resources.limits.<memory|cpu>` for each limit below its request. */
+export function resourceLimitIssues(resources: ResourceQuantities, ctx: Pick<z.RefinementCtx, "addIssue">): void {
+    if (memoryBytes(resources.limits.memory) < memoryBytes(resources.requests.memory)) {
+        ctx.addIssue({ code: "custom", path: ["resources", "limits", "memory"], message: `is below the request ${resources.requests.memory}` });
+    }
+    const cpuLimit = resources.limits.cpu;
+    if (cpuLimit !== undefined && cpuMillis(cpuLimit) < cpuMillis(resources.requests.cpu)) {
+        ctx.addIssue({ code: "custom", path: ["resources", "limits", "cpu"], message: `is below the request ${resources.requests.cpu}` });
+    }
+}
+
 /** An IPv4 CIDR block: network address as a 32-bit unsigned number and prefix length. */
 export interface Ipv4Cidr {
     address: number;
@@ -99,3 +121,9 @@ export function cidrProblem(text: string): string | undefined {
     if (canonical.address !== c.address) return `has host bits set (did you mean ${formatCidr(canonical)}?)`;
     return undefined;
 }
+
+/** An IPv4 CIDR block without host bits ({@link cidrProblem}). */
+export const cidr = z.string().superRefine((value, ctx) => {
+    const problem = cidrProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});

@@ -40,8 +40,6 @@ export interface ServiceImageArgs {
      * under it. Default: the working directory (the project root under `pulumi`).
      */
     root?: string;
-    /** Stack name, which keeps each stack's generated contexts apart. Default: the running stack. */
-    stack?: string;
 }
 
 /** Absolute context and Dockerfile paths of a build, and the Dockerfile as the provider gets it (relative to the root, unless given absolute). */
@@ -292,7 +290,13 @@ export function buildInputs(build: BuildSettings, root: string): BuildInputs {
     const { context, dockerfile } = buildPaths(build, root);
     const all = contextFiles(context, dockerfile);
     const sources = dockerfileSources(readFileSync(dockerfile, "utf8"), build);
-    const inputs: BuildInputs = "wholeContext" in sources ? { files: all, wholeContext: sources.wholeContext } : { files: all.filter((file) => sources.paths.map(sourceMatcher).some((take) => take(file))) };
+    let inputs: BuildInputs;
+    if ("wholeContext" in sources) {
+        inputs = { files: all, wholeContext: sources.wholeContext };
+    } else {
+        const takes = sources.paths.map(sourceMatcher);
+        inputs = { files: all.filter((file) => takes.some((take) => take(file))) };
+    }
     const link = inputs.files.find((file) => lstatSync(join(context, file)).isSymbolicLink());
     if (link !== undefined) throw new Error(`${link} is a symbolic link; replace it with the file, or leave it out in ${ignoreFile(context, dockerfile) ? "the" : "a"} .dockerignore`);
     return inputs;
@@ -389,8 +393,6 @@ export class ServiceImage extends pulumi.ComponentResource {
     readonly ref: pulumi.Output<string>;
     /** The content-addressed tag. */
     readonly tag: string;
-    /** The generated build context the provider gets, relative to the project root. */
-    readonly context: string;
 
     constructor(name: string, args: ServiceImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeforge:image:ServiceImage", name, {}, opts);
@@ -415,8 +417,9 @@ export class ServiceImage extends pulumi.ComponentResource {
 
         const platform = args.registry.platform ?? defaultPlatform();
         this.tag = buildHash(args.build, root, platform, inputs);
-        this.context = generatedContextPath(args.stack ?? pulumi.getStack(), args.service, this.tag);
-        const generated = resolve(root, this.context);
+        // The generated build context the provider gets, relative to the project root (each stack's apart).
+        const buildContext = generatedContextPath(pulumi.getStack(), args.service, this.tag);
+        const generated = resolve(root, buildContext);
         writeBuildContext(context, inputs.files, generated);
         pruneBuildContexts(dirname(generated), args.service, generated);
 
@@ -427,7 +430,7 @@ export class ServiceImage extends pulumi.ComponentResource {
         const image = new docker.Image(`${name}-image`, {
             imageName,
             build: {
-                context: this.context,
+                context: buildContext,
                 dockerfile: dockerfileInput,
                 args: args.build.args,
                 target: args.build.target,
@@ -437,7 +440,7 @@ export class ServiceImage extends pulumi.ComponentResource {
             skipPush: existing.digest.apply((digest) => digest !== ""),
         }, { parent: this });
         this.ref = pulumi.all([existing.digest, image.repoDigest, repository]).apply(([digest, pushed, repo]) => (digest !== "" ? `${repo}@${digest}` : pushed));
-        this.registerOutputs({ ref: this.ref, tag: this.tag, context: this.context });
+        this.registerOutputs({ ref: this.ref, tag: this.tag, context: buildContext });
     }
 }
 

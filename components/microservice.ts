@@ -60,17 +60,29 @@ export interface MicroserviceArgs {
     store?: StoreAccess;
 }
 
-/** The `app.kubernetes.io/*` labels every object of a service carries. */
-export function recommendedLabels(service: string, stack: string): Record<string, string> {
+/**
+ * The recommended `app.kubernetes.io/*` labels of an object of the program: `name` and `instance`
+ * identify it, `component` says what part it is; `part-of` and `managed-by` are the same for all.
+ */
+export function kubeforgeLabels(name: string, instance: string, component: string): Record<string, string> {
     return {
-        ...selectorLabels(service, stack),
-        "app.kubernetes.io/component": "microservice",
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "kubeforge",
         "app.kubernetes.io/managed-by": "pulumi",
     };
 }
 
-/** The stable subset used in selectors (a Deployment's selector is immutable). */
+/**
+ * The labels every object of a service carries ({@link selectorLabels} and the rest of
+ * {@link kubeforgeLabels}); `component` defaults to `microservice` (the store passes `store`).
+ */
+export function recommendedLabels(service: string, stack: string, component = "microservice"): Record<string, string> {
+    return kubeforgeLabels(service, `${service}-${stack}`, component);
+}
+
+/** The stable subset of {@link recommendedLabels} used in selectors (a Deployment's selector is immutable). */
 export function selectorLabels(service: string, stack: string): Record<string, string> {
     return { "app.kubernetes.io/name": service, "app.kubernetes.io/instance": `${service}-${stack}` };
 }

@@ -12,13 +12,11 @@
  * (components/docker-host.ts) and hands the daemon it checked to the docker provider, so the
  * doctor, the provider and kind all talk to one daemon.
  */
-import { DEFAULT_SERVICE_NAMES, type Settings } from "./config";
+import { kindServicePorts, type Settings } from "./config";
 import { daemonIsWsl2, daemonRunsHere, defaultProviderProblem, dockerArgs, inspectDockerDaemon, isLocalEndpoint, resolveDockerEndpoint, thisMachine, type DockerDaemon, type HostMachine } from "./docker-endpoint";
-import { KIND_RELEASE, kindClusterName, kindLoadBalancerPorts, lbPortMappingOn, lbPortsPublished } from "./cluster/kind/config";
+import { KIND_RELEASE, kindClusterName } from "./cluster/kind/config";
 import type { ClusterFlavour } from "./cluster/types";
 import { firstLine, type Runner } from "./runner";
-
-export { systemRunner, type Runner, type RunResult } from "./runner";
 
 /** A command-line tool, how to ask for its version, and where to get it. */
 export interface Tool {
@@ -143,7 +141,7 @@ export function stackNeeds(settings: Settings): StackNeeds {
     const builds = settings.services.some((s) => s.build !== undefined);
     if (settings.cluster.flavour !== "kind") return { flavour: settings.cluster.flavour, builds };
     const kind = settings.cluster.kind;
-    const ports = kindLoadBalancerPorts(kind.lbPortBase, settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
+    const ports = kindServicePorts(kind, settings.services);
     const lbPorts = new Map(settings.services.filter((s) => s.loadBalancer !== "none").map((s) => [s.name, ports.get(s.name)!]));
     return {
         flavour: "kind",
@@ -239,14 +237,20 @@ export function publishedHostPorts(ports: string): number[] {
 }
 
 /**
- * Whether cloud-provider-kind publishes load-balancer ports on this machine, and whether it is told
- * to (`--enable-lb-port-mapping`), for the kind block's `lbPortMapping` as configured (undefined:
- * the daemon and this machine decide: components/cluster/kind/config.ts lbPortMappingOn).
+ * Whether cloud-provider-kind is told to publish load-balancer ports on the host
+ * (`--enable-lb-port-mapping`), and whether it publishes them, for the kind block's
+ * `lbPortMapping` as configured.
+ * - Port mapping: as configured, else where this machine cannot reach the kind network because
+ *   the daemon runs in a VM (macOS, Windows, and Docker Desktop, Colima or Rancher Desktop on
+ *   Linux: components/docker-endpoint.ts daemonRunsHere) and in WSL2, where cloud-provider-kind
+ *   would otherwise pick tunnel mode, which publishes the same ports and then fails to set up
+ *   tunnels in its container (v0.11.1 `cmd/app.go`, `pkg/loadbalancer/server.go`).
+ * - Published: with port mapping, or in tunnel mode (WSL2).
  */
 export function lbPortsOf(configured: boolean | undefined, daemon: Pick<DockerDaemon, "kernelVersion" | "name">, machine: HostMachine): { portMapping: boolean; published: boolean } {
     const wsl2 = daemonIsWsl2(daemon);
-    const portMapping = lbPortMappingOn(configured, daemonRunsHere(daemon, machine), wsl2);
-    return { portMapping, published: lbPortsPublished(portMapping, wsl2) };
+    const portMapping = configured ?? (!daemonRunsHere(daemon, machine) || wsl2);
+    return { portMapping, published: portMapping || wsl2 };
 }
 
 /**

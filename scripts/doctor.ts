@@ -6,7 +6,8 @@
  * problem with its fix. Exits 1 on any problem.
  */
 import { settingsFromConfig } from "../components/config";
-import { stackNeeds, stackPrerequisites, systemRunner, type Runner, type StackNeeds } from "../components/prerequisites";
+import { stackNeeds, stackPrerequisites, type StackNeeds } from "../components/prerequisites";
+import { systemRunner, type Runner } from "../components/runner";
 import { PROJECT_ROOT, readProjectFile, stackConfig } from "./stack-files";
 
 /** Every problem standing between this machine and `pulumi up -s <stack>`, one line each. */

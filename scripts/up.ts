@@ -3,7 +3,7 @@
  * it finds nothing, select the stack (creating it on first use) and `pulumi up` it.
  */
 import { spawnSync } from "node:child_process";
-import { systemRunner, type Runner } from "../components/prerequisites";
+import { systemRunner, type Runner } from "../components/runner";
 import { report } from "./doctor";
 import { PROJECT_ROOT } from "./stack-files";
 

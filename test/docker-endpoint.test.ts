@@ -12,8 +12,9 @@ import { daemonIsWsl2, daemonPlatform, daemonRunsHere, inspectDockerDaemon, isLo
 import { DockerHost } from "../components/docker-host";
 import { KindCluster } from "../components/cluster/kind/kind";
 import {
-    checkCgroup, dockerPreflight, machinePreflight, nodeImageMinor, publishedHostPorts, stackNeeds, stackPrerequisites, type KindNeeds, type Runner, type RunResult,
+    checkCgroup, dockerPreflight, machinePreflight, nodeImageMinor, publishedHostPorts, stackNeeds, stackPrerequisites, type KindNeeds,
 } from "../components/prerequisites";
+import type { Runner, RunResult } from "../components/runner";
 import { runUnderMocks, type RecordedResource } from "../scripts/mocks";
 import { runStack } from "./harness";
 

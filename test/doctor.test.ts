@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KIND_RELEASE } from "../components/cluster/kind/config";
-import { checkTool, isOlder, kindPreflight, parseVersion, stackPrerequisites, systemRunner, TOOLS, type KindNeeds, type Runner } from "../components/prerequisites";
+import { checkTool, isOlder, kindPreflight, parseVersion, stackPrerequisites, TOOLS, type KindNeeds } from "../components/prerequisites";
+import { systemRunner, type Runner } from "../components/runner";
 import { doctor } from "../scripts/doctor";
 import { up } from "../scripts/up";
 

@@ -9,8 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { KIND_RELEASE } from "../components/cluster/kind/config";
-import { kindClusterName } from "../components/cluster/kind/kind";
+import { KIND_RELEASE, kindClusterName } from "../components/cluster/kind/config";
 import { PROJECT_ROOT, readProjectFile } from "../scripts/stack-files";
 
 interface Step {

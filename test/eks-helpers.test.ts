@@ -22,7 +22,8 @@ import {
 } from "../components/cluster/eks/iam";
 import { clusterAutoscalerImage, LOAD_BALANCER_CONTROLLER_CHART } from "../components/cluster/eks/controllers";
 import { keepLastImagesPolicy, registryServer } from "../components/cluster/eks/registry";
-import { al2023AmiType, cidrProblem, dockerPlatform, formatCidr, instanceArchitecture, INSTANCE_TYPE, parseCidr, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks/values";
+import { al2023AmiType, dockerPlatform, instanceArchitecture, INSTANCE_TYPE, placeholderProblems, subnetLayout, zonalScaling, zoneCount, zoneMultipleProblem } from "../components/cluster/eks/values";
+import { cidrProblem, formatCidr, parseCidr } from "../components/formats";
 
 describe("CIDR arithmetic", () => {
     it("parses and formats IPv4 blocks", () => {

@@ -7,7 +7,7 @@
  * policy that admitted a subnet holding pods would admit every pod of every namespace.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { formatCidr, parseCidr } from "../components/cluster/eks/values";
+import { formatCidr, parseCidr } from "../components/formats";
 import type { ClusterState, NetworkPolicy, Pod } from "./models/vpc-cni-network-policy";
 import { ingressVerdict } from "./models/vpc-cni-network-policy";
 import { type K8sObject, type Program, runStack } from "./harness";

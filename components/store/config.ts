@@ -9,7 +9,7 @@
  * - `external`: a store you already run, its URL given as a Pulumi secret.
  */
 import { z } from "zod";
-import { cidrProblem, CPU_QUANTITY, cpuMillis, MEMORY_QUANTITY, memoryBytes } from "../formats";
+import { cidr, cpu, memory, memoryBytes, resourceLimitIssues } from "../formats";
 
 /** The store kinds, as `kubeforge:store.kind` names them. */
 export const STORE_KINDS = ["incluster", "elasticache", "external"] as const;
@@ -46,8 +46,6 @@ export const ELASTICACHE_DEFAULTS = {
     other: { nodeType: "cache.t4g.small", nodes: 1, snapshotRetentionDays: 1 },
 } as const;
 
-const cpu = z.string().regex(CPU_QUANTITY, "is not a CPU quantity (e.g. 250m, 0.5, 2)");
-const memory = z.string().regex(MEMORY_QUANTITY, "is not a memory quantity (e.g. 128Mi, 1Gi)");
 const wholeNumber = z.number().int("must be a whole number");
 
 /** In-cluster store defaults: a 1Gi volume, 100m CPU and 256Mi of memory (the limit equal to the request). */
@@ -72,13 +70,7 @@ const inClusterSchema = z
         if (limit < memoryBytes(MIN_STORE_MEMORY)) {
             ctx.addIssue({ code: "custom", path: ["resources", "limits", "memory"], message: `is below ${MIN_STORE_MEMORY} (messages' caps let the store hold 64 MiB of message bodies)` });
         }
-        if (limit < memoryBytes(s.resources.requests.memory)) {
-            ctx.addIssue({ code: "custom", path: ["resources", "limits", "memory"], message: `is below the request ${s.resources.requests.memory}` });
-        }
-        const cpuLimit = s.resources.limits.cpu;
-        if (cpuLimit !== undefined && cpuMillis(cpuLimit) < cpuMillis(s.resources.requests.cpu)) {
-            ctx.addIssue({ code: "custom", path: ["resources", "limits", "cpu"], message: `is below the request ${s.resources.requests.cpu}` });
-        }
+        resourceLimitIssues(s.resources, ctx);
         if (memoryBytes(s.storage) < 2 * limit) {
             ctx.addIssue({ code: "custom", path: ["storage"], message: `is below twice the memory limit ${s.resources.limits.memory} (the append-only file grows to about twice the data before Valkey rewrites it)` });
         }
@@ -102,10 +94,7 @@ const externalSchema = z.strictObject({
      */
     url: z.union([z.string(), z.strictObject({ secure: z.string() })], { error: "is not a URL string" }).optional(),
     /** IPv4 CIDRs the store's addresses are in: messages' NetworkPolicy admits its port there and nowhere else new. Required. */
-    cidrs: z.array(z.string().superRefine((value, ctx) => {
-        const problem = cidrProblem(value);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    })).optional(),
+    cidrs: z.array(cidr).optional(),
 });
 
 /** The `kubeforge:store` block as written; {@link resolveStore} fills in the defaults that depend on the stack. */
@@ -161,7 +150,7 @@ export function resolveStore(block: z.infer<typeof storeSchema>, ctx: StoreConte
     }
     switch (kind) {
         case "incluster":
-            return problems.length > 0 ? { problems } : { settings: { kind, ...inClusterSchema.parse(block.incluster ?? {}) }, problems };
+            return problems.length > 0 ? { problems } : { settings: { kind, ...(block.incluster ?? inClusterSchema.parse({})) }, problems };
         case "elasticache": {
             const e = block.elasticache ?? elastiCacheSchema.parse({});
             const defaults = ctx.production ? ELASTICACHE_DEFAULTS.production : ELASTICACHE_DEFAULTS.other;

@@ -33,6 +33,11 @@ export interface StoreArgs {
     cluster: Pick<KubeCluster, "flavour" | "managedStore" | "grantPreviewRead">;
 }
 
+/** The NetworkPolicy egress rule that reaches a store at these IPv4 CIDRs on `port` (TCP), and nothing else. */
+export function cidrEgress(cidrs: readonly pulumi.Input<string>[], port: number): k8s.types.input.networking.v1.NetworkPolicyEgressRule {
+    return { to: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port }] };
+}
+
 /** The store and what its clients need to reach it. */
 export class Store extends pulumi.ComponentResource implements StoreAccess {
     /** Which store this is. */
@@ -83,10 +88,7 @@ export class Store extends pulumi.ComponentResource implements StoreAccess {
                 break;
             }
             case "external":
-                endpoint = {
-                    url: pulumi.secret(settings.url),
-                    egress: { to: settings.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: settings.port }] },
-                };
+                endpoint = { url: pulumi.secret(settings.url), egress: cidrEgress(settings.cidrs, settings.port) };
                 secret = credentials(endpoint.url);
                 break;
         }

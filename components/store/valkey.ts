@@ -15,6 +15,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { memoryBytes } from "../formats";
+import { recommendedLabels, selectorLabels } from "../microservice";
 import { STORE_NAME, STORE_PORT, type StoreSettings } from "./config";
 
 /**
@@ -40,21 +41,14 @@ const AUTH_DIR = "/etc/valkey/auth";
 /** The Secret key holding the server's `requirepass` line. */
 export const AUTH_CONF_KEY = "auth.conf";
 
-/** Labels of the store's objects; the first two select its pod. */
+/** Labels of the store's objects: a service's, with component `store`. */
 export function storeLabels(stack: string): Record<string, string> {
-    return {
-        "app.kubernetes.io/name": STORE_NAME,
-        "app.kubernetes.io/instance": `${STORE_NAME}-${stack}`,
-        "app.kubernetes.io/component": "store",
-        "app.kubernetes.io/part-of": "kubeforge",
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
+    return recommendedLabels(STORE_NAME, stack, "store");
 }
 
 /** The stable labels that select the store's pod. */
 export function storeSelector(stack: string): Record<string, string> {
-    const { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance } = storeLabels(stack);
-    return { "app.kubernetes.io/name": name!, "app.kubernetes.io/instance": instance! };
+    return selectorLabels(STORE_NAME, stack);
 }
 
 /** `maxmemory` for a memory limit, in Valkey's `mb` (MiB): {@link MAXMEMORY_SHARE} of it. */

@@ -17,10 +17,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { STORE_PORT } from "../../store/config";
+import { cidrEgress } from "../../store/store";
 import type { ManagedStoreArgs, StoreEndpoint } from "../types";
 
-/** Port of the store. */
-export const CACHE_PORT = 6379;
+/** Port of the cache: the one every store of the program listens on. */
+export const CACHE_PORT = STORE_PORT;
 
 /** Daily snapshot window (UTC); the maintenance window follows it without overlap. */
 export const SNAPSHOT_WINDOW = "02:00-03:00";
@@ -138,7 +140,7 @@ export class ElastiCacheStore extends pulumi.ComponentResource implements StoreE
         );
 
         this.url = pulumi.interpolate`rediss://${this.replicationGroup.primaryEndpointAddress}:${CACHE_PORT}`;
-        this.egress = { to: args.subnetCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: CACHE_PORT }] };
+        this.egress = cidrEgress(args.subnetCidrs, CACHE_PORT);
         this.registerOutputs({ url: this.url });
     }
 }

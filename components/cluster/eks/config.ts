@@ -4,13 +4,9 @@
  * config. Composed into the stack's schema by components/config.ts.
  */
 import { z } from "zod";
-import { percent } from "../../formats";
-import { cidrProblem, CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, parseCidr, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
+import { cidr, parseCidr, percent } from "../../formats";
+import { CLUSTER_AUTOSCALER_RELEASES, INSTANCE_TYPE, instanceArchitecture, MAX_NODES, MAX_ZONES, NODE_COUNT_KEYS, VPC_PREFIX_RANGE, zoneCount, zoneMultipleProblem } from "./values";
 
-const cidr = z.string().superRefine((value, ctx) => {
-    const problem = cidrProblem(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
 const iamPrincipalArn = (exampleRole: string) =>
     z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)\/[\w+=,.@/-]+$/, `is not an IAM role or user ARN (e.g. arn:aws:iam::111122223333:role/${exampleRole})`);
 const nodeCount = z.number().int("must be a whole number").min(0, "must be at least 0").max(MAX_NODES, `must be at most ${MAX_NODES}`);

@@ -17,6 +17,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, type Settings } from "../../config";
+import { parseCidr } from "../../formats";
 import type { EksSettings } from "./config";
 import { realUpdate } from "../../runtime";
 import { adminAccessCheck } from "./access";
@@ -27,7 +28,7 @@ import { CLUSTER_ROLE_POLICIES, eksAccessPolicyArn, managedPolicyArn, NODE_ROLE_
 import { EksNetwork } from "./network";
 import { previewAccess, previewSecretsAccess } from "./preview-access";
 import { EcrRegistry } from "./registry";
-import { al2023AmiType, dockerPlatform, parseCidr, placeholderProblems, zonalScaling, zoneCount } from "./values";
+import { al2023AmiType, dockerPlatform, placeholderProblems, zonalScaling, zoneCount } from "./values";
 import type { KubeCluster, LoadBalancerScope, LoadBalancerSpec, ManagedStoreArgs, PreviewReadArgs, StoreEndpoint } from "../types";
 
 /** Control-plane log types shipped to CloudWatch. */

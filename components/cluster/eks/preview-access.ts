@@ -31,7 +31,9 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { kubeforgeLabels } from "../../microservice";
 import { eksAccessPolicyArn } from "./iam";
+import type { PreviewReadArgs } from "../types";
 
 /** Kubernetes group the preview principal's access entry puts it in; the Roles below bind it. */
 export const PREVIEW_GROUP = "kubeforge-preview";
@@ -62,14 +64,7 @@ export function previewSecretsRules(secrets: readonly string[]): k8s.types.input
 
 /** A Role `role` in `namespace` with `rules`, bound to {@link PREVIEW_GROUP}, both named `name` in Pulumi and labelled as part of `instance`. */
 function previewRole(name: string, instance: string, role: string, namespace: pulumi.Input<string>, rules: k8s.types.input.rbac.v1.PolicyRule[], opts: pulumi.CustomResourceOptions): void {
-    const labels = {
-        "app.kubernetes.io/name": role,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": "ci-access",
-        "app.kubernetes.io/part-of": "kubeforge",
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
-    const metadata = { name: role, namespace, labels };
+    const metadata = { name: role, namespace, labels: kubeforgeLabels(role, instance, "ci-access") };
     const created = new k8s.rbac.v1.Role(name, { metadata, rules }, opts);
     new k8s.rbac.v1.RoleBinding(
         name,
@@ -78,21 +73,13 @@ function previewRole(name: string, instance: string, role: string, namespace: pu
     );
 }
 
-/** What {@link previewSecretsAccess} makes readable. */
-export interface PreviewSecretsArgs {
-    /** Namespace of the Secrets (the Role is created there, so it waits for the namespace). */
-    namespace: pulumi.Input<string>;
-    /** Names of the Secrets; no default. */
-    secrets: readonly string[];
-}
-
 /**
- * The Role {@link PREVIEW_SECRETS_ROLE} in `args.namespace`, bound to {@link PREVIEW_GROUP}:
- * `get` on exactly `args.secrets`, so that a refresh (the drift check) can read those Secrets
- * back. Both named `name`, labelled as part of `name`; `opts` carries the parent and the cluster's
- * Kubernetes provider.
+ * The Role {@link PREVIEW_SECRETS_ROLE} in `args.namespace` (created there, so it waits for the
+ * namespace), bound to {@link PREVIEW_GROUP}: `get` on exactly `args.secrets`, so that a refresh
+ * (the drift check) can read those Secrets back. Both named `name`, labelled as part of `name`;
+ * `opts` carries the parent and the cluster's Kubernetes provider.
  */
-export function previewSecretsAccess(name: string, args: PreviewSecretsArgs, opts: pulumi.CustomResourceOptions): void {
+export function previewSecretsAccess(name: string, args: PreviewReadArgs, opts: pulumi.CustomResourceOptions): void {
     previewRole(name, name, PREVIEW_SECRETS_ROLE, args.namespace, previewSecretsRules(args.secrets), opts);
 }
 

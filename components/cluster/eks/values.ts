@@ -1,11 +1,9 @@
 /**
- * Pure value helpers for the EKS flavour: subnet layout (over the IPv4 CIDR helpers, which live
- * in formats.ts and are re-exported here) and the EC2 instance-type grammar. Shared by the eks
- * block's schema (./config.ts) and the EKS components, tested directly.
+ * Pure value helpers for the EKS flavour: subnet layout (over the IPv4 CIDR helpers of
+ * formats.ts) and the EC2 instance-type grammar. Shared by the eks block's schema (./config.ts)
+ * and the EKS components, tested directly.
  */
 import { canonicalCidr, cidrProblem, formatCidr, parseCidr, type Ipv4Cidr } from "../../formats";
-
-export { canonicalCidr, cidrProblem, formatCidr, parseCidr, type Ipv4Cidr };
 
 /** AWS accounts that appear only in AWS's documentation (example ARNs), never a real deployment's. */
 export const DOCUMENTATION_ACCOUNTS = ["111122223333", "123456789012", "444455556666"] as const;

@@ -70,11 +70,11 @@ export function kindLoadBalancerPorts(base: number, services: readonly string[],
 }
 
 /**
- * Rules of the kind block that need the services: their load balancers' host ports must fit below
- * 65536 and miss the registry's port. One line per problem.
+ * Rules of the kind block that need the services: their load balancers' host ports (`ports`, from
+ * {@link kindLoadBalancerPorts}) must fit below 65536 and miss the registry's port. One line per
+ * problem.
  */
-export function kindStackProblems(kind: KindSettings, services: readonly string[], builtIns: readonly string[], ns: string): string[] {
-    const ports = kindLoadBalancerPorts(kind.lbPortBase, services, builtIns);
+export function kindStackProblems(kind: KindSettings, ports: ReadonlyMap<string, number>, ns: string): string[] {
     const all = [...ports.values()];
     if (all.length === 0) return [];
     const [low, high] = [Math.min(...all), Math.max(...all)];
@@ -89,21 +89,4 @@ export function kindStackProblems(kind: KindSettings, services: readonly string[
         problems.push(`${ns}:cluster.kind.lbPortBase: ${kind.lbPortBase} gives ${clash[0]} host port ${clash[1]}, which is registryPort; choose lbPortBase or registryPort so the load balancers' ports (${range}) miss the registry's`);
     }
     return problems;
-}
-
-/**
- * Whether cloud-provider-kind runs with `--enable-lb-port-mapping`: as configured, else where this
- * machine cannot reach the kind network because the daemon runs in a VM (macOS, Windows, and
- * Docker Desktop, Colima or Rancher Desktop on Linux: components/docker-endpoint.ts
- * daemonRunsHere) and in WSL2, where cloud-provider-kind would otherwise pick tunnel mode, which
- * publishes the same ports and then fails to set up tunnels in its container (v0.11.1
- * `cmd/app.go`, `pkg/loadbalancer/server.go`).
- */
-export function lbPortMappingOn(configured: boolean | undefined, daemonRunsHere: boolean, daemonIsWsl2: boolean): boolean {
-    return configured ?? (!daemonRunsHere || daemonIsWsl2);
-}
-
-/** Whether cloud-provider-kind publishes load-balancer ports on the host: with port mapping, or in tunnel mode (WSL2). */
-export function lbPortsPublished(portMapping: boolean, daemonIsWsl2: boolean): boolean {
-    return portMapping || daemonIsWsl2;
 }

@@ -19,14 +19,13 @@ import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { DEFAULT_SERVICE_NAMES, type Settings } from "../../config";
+import { kindServicePorts, type Settings } from "../../config";
 import { daemonPlatform, thisMachine, type HostMachine } from "../../docker-endpoint";
 import type { LocalDocker } from "../../docker-host";
+import { kubeforgeLabels } from "../../microservice";
 import { CLOUD_PROVIDER_KIND_LABEL, lbPortsOf } from "../../prerequisites";
-import { kindClusterName, kindLoadBalancerPorts, type KindSettings } from "./config";
+import { kindClusterName, type KindSettings } from "./config";
 import type { ImageRegistry, KubeCluster, LoadBalancerScope, LoadBalancerSpec } from "../types";
-
-export { kindClusterName } from "./config";
 
 /** Local registry image (CNCF distribution), pinned: https://hub.docker.com/_/registry */
 export const REGISTRY_IMAGE = "registry:2.8.3";
@@ -164,7 +163,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
     readonly cluster: command.local.Command;
     /** IPv4 subnet of the `kind` Docker network: the nodes and the load balancers' envoy containers live there. */
     readonly nodeNetwork: pulumi.Output<string>;
-    /** Host port (and Service port) of each service's load balancer. */
+    /** Host port (and Service port) of each service's load balancer ({@link kindServicePorts}). */
     private readonly lbPorts: Map<string, number>;
     /** Whether load-balancer ports are published on the host, so `localhost:<port>` reaches them. */
     private readonly lbPublished: boolean;
@@ -181,7 +180,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
         const registryHost = `localhost:${kind.registryPort}`;
         const { portMapping: lbPortMapping, published } = lbPortsOf(kind.lbPortMapping, daemon, args.host ?? thisMachine());
         this.lbPublished = published;
-        this.lbPorts = kindLoadBalancerPorts(kind.lbPortBase, args.settings.services.map((s) => s.name), DEFAULT_SERVICE_NAMES);
+        this.lbPorts = kindServicePorts(kind, args.settings.services);
 
         this.cluster = new command.local.Command(`${name}-cluster`, {
             interpreter: ["/bin/sh", "-c"],
@@ -239,13 +238,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
             metadata: {
                 name: "local-registry-hosting",
                 namespace: "kube-public",
-                labels: {
-                    "app.kubernetes.io/name": "local-registry-hosting",
-                    "app.kubernetes.io/instance": clusterName,
-                    "app.kubernetes.io/component": "registry",
-                    "app.kubernetes.io/part-of": "kubeforge",
-                    "app.kubernetes.io/managed-by": "pulumi",
-                },
+                labels: kubeforgeLabels("local-registry-hosting", clusterName, "registry"),
             },
             data: {
                 "localRegistryHosting.v1": stringify({ host: registryHost, help: "https://kind.sigs.k8s.io/docs/user/local-registry/" }),
@@ -278,7 +271,7 @@ export class KindCluster extends pulumi.ComponentResource implements KubeCluster
 
     /**
      * Public and internal are the same on a laptop: the addresses live on the `kind` Docker network.
-     * Each service's load balancer listens on its own host port ({@link kindLoadBalancerPorts}), and
+     * Each service's load balancer listens on its own host port ({@link kindServicePorts}), and
      * cloud-provider-kind v0.11.1 forwards its traffic through an envoy container on that network to
      * the nodes' NodePorts (`pkg/loadbalancer/proxy.go`), which pass it on to the pods: so pods see
      * sources in the network's subnet (envoy, or a node that forwarded it), never the client's, and
